@@ -1,0 +1,22 @@
+"""Step executors, one module per kind, looked up by `Step.kind`."""
+
+from __future__ import annotations
+
+from agent.steps.base import StepExecutor
+
+
+def executor_for(kind: str) -> StepExecutor:
+    """The executor of a step kind; imported on first use so `check` loads only what it needs."""
+    if kind == "http":
+        from agent.steps import http
+
+        return http.execute
+    if kind == "browser":
+        from agent.steps import browser
+
+        return browser.execute  # type: ignore[no-any-return]
+    if kind == "script":
+        from agent.steps import script
+
+        return script.execute  # type: ignore[no-any-return]
+    raise KeyError(f"no executor for step kind {kind!r}")

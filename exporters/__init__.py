@@ -1,0 +1,1 @@
+"""Sinks that send journeyprobe results out of the agent."""
