@@ -17,14 +17,16 @@ def junit_xml(results: Sequence[RunResult]) -> str:
         for key, value in counts.items():
             totals[key] += value
         total_time += run.duration_s
-        suite = ET.SubElement(suites, "testsuite", name=run.journey, timestamp=format_timestamp(run.started_at),
-                              time=f"{run.duration_s:.3f}", hostname=run.location or "local",
-                              **{k: str(v) for k, v in counts.items()})
+        attributes = {"name": run.journey, "timestamp": format_timestamp(run.started_at),
+                      "time": f"{run.duration_s:.3f}", "hostname": run.location or "local",
+                      **{k: str(v) for k, v in counts.items()}}
+        suite = ET.SubElement(suites, "testsuite", attributes)
         properties = ET.SubElement(suite, "properties")
-        for name, value in (("trace_id", run.trace_id), ("outcome", run.outcome.value),
-                            ("attempt", str(run.attempt)), ("first_outcome", run.first_outcome.value),
-                            ("location", run.location)):
-            ET.SubElement(properties, "property", name=name, value=value)
+        props: list[tuple[str, str]] = [("trace_id", run.trace_id), ("outcome", run.outcome.value),
+                                         ("attempt", str(run.attempt)),
+                                         ("first_outcome", run.first_outcome.value), ("location", run.location)]
+        for name, text in props:
+            ET.SubElement(properties, "property", name=name, value=text)
         for step in run.steps:
             case = ET.SubElement(suite, "testcase", classname=run.journey, name=step.name,
                                  time=f"{step.duration_s:.3f}")

@@ -12,11 +12,11 @@ def executor_for(kind: str) -> StepExecutor:
 
         return http.execute
     if kind == "browser":
-        from agent.steps import browser
+        from agent.steps import browser  # type: ignore[attr-defined]
 
         return browser.execute  # type: ignore[no-any-return]
     if kind == "script":
-        from agent.steps import script
+        from agent.steps import script  # type: ignore[attr-defined]
 
         return script.execute  # type: ignore[no-any-return]
     raise KeyError(f"no executor for step kind {kind!r}")

@@ -1,0 +1,182 @@
+"""The daemon's lifecycle: start, run journeys on schedule, reload, drain and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.loader import LoadError, expand_paths, load_journeys
+from agent.logs import log_run
+from agent.model import Journey
+from agent.result import RunResult
+from agent.runner import Runner
+from agent.scheduler import Scheduler
+from agent.shard import owns, parse_shard
+from agent.state import AgentState
+from agent.steps.base import DEFAULT_USER_AGENT, ProbeSettings
+from agent.store import Store
+
+log = logging.getLogger("journeyprobe.daemon")
+ResultSink = Callable[[RunResult, Journey], None]
+
+
+class Daemon:
+    """Owns the store, scheduler, runner, server and sinks of one agent process."""
+
+    def __init__(self, config: AgentConfig, journey_paths: Sequence[str] | None = None) -> None:
+        self.config = config
+        self.journey_paths = list(journey_paths or config.journeys)
+        self.state = AgentState(config=config)
+        settings = ProbeSettings(location=config.location,
+                                 user_agent=config.probe.user_agent or DEFAULT_USER_AGENT,
+                                 tracestate=config.probe.tracestate, artifacts_dir=Path(config.artifacts))
+        self.runner = Runner(settings)
+        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
+        self.sinks: list[ResultSink] = []
+        self.closers: list[Callable[[], Any]] = []
+        self.base_url = ""
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._mtimes: dict[str, float] = {}
+        self._server: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        journeys = await asyncio.to_thread(load_journeys, self.journey_paths)  # LoadError: bad at start
+        storage = self.config.storage
+        self.state.store = await Store.open(storage.path, retention_s=storage.retention,
+                                            batch_size=storage.batch_size, flush_interval=storage.flush_interval)
+        await self._install_extensions()
+        self._apply(journeys)
+        self._mtimes = await asyncio.to_thread(self._scan)
+        from agent.server import start_server
+
+        self._server, self.base_url = await start_server(self.state)
+        await self.scheduler.start()
+        self._tasks = [asyncio.create_task(self._watch(), name="journeyprobe-watch"),
+                       asyncio.create_task(self._reloader(), name="journeyprobe-reload")]
+        log.info("journeyprobe serving on %s with %d journeys (location %s)", self.base_url,
+                 len(self.state.journeys), self.config.location)
+
+    async def _install_extensions(self) -> None:
+        """Telemetry, exporters and the SLO engine hook in here when they are available."""
+        from agent.extensions import install
+
+        await install(self)
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        """Stop scheduling, let runs in flight finish within the grace period, flush the store."""
+        self.state.stopping = True
+        self.scheduler.stop_scheduling()
+        cancelled = await self.scheduler.drain(self.config.grace)
+        if cancelled:
+            log.warning("cancelled %d runs still going after the %.0fs grace period", cancelled, self.config.grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.cleanup()
+        for closer in reversed(self.closers):
+            try:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:  # noqa: BLE001 - stopping must go on
+                log.exception("closing a component failed")
+        if self.state.store is not None:
+            await self.state.store.close()
+        log.info("journeyprobe stopped")
+
+    # -- runs ----------------------------------------------------------------------------------
+    async def _execute(self, journey: Journey, scheduled_at: float) -> None:
+        result = await self.runner.run(journey)
+        await self.publish(result, journey)
+
+    async def publish(self, result: RunResult, journey: Journey) -> None:
+        """Hand a finished run to the store, the log and every sink; sinks never block."""
+        if self.state.store is not None:
+            from agent.slo.indicator import verdicts
+
+            await self.state.store.add(result, verdicts(journey, result))
+        log_run(result)
+        for sink in self.sinks:
+            try:
+                sink(result, journey)
+            except Exception:  # noqa: BLE001 - a broken sink must not stop the runs
+                log.exception("a result sink failed")
+
+    # -- reload --------------------------------------------------------------------------------
+    def _apply(self, journeys: list[Journey]) -> dict[str, list[str]]:
+        if self.config.shard:
+            index, count = parse_shard(self.config.shard)
+            journeys = [j for j in journeys if owns(j.name, index, count)]
+        changes = self.scheduler.update(journeys)
+        self.state.journeys = {j.name: j for j in journeys}
+        self.state.journeys_loaded = True
+        self.state.reload_errors = []
+        self.state.last_reload_ok = time.time()
+        return changes
+
+    async def reload(self) -> bool:
+        """Load the journey files again; a broken set is rejected whole and the last good set runs on."""
+        self.state.last_reload_attempt = time.time()
+        try:
+            journeys = await asyncio.to_thread(load_journeys, self.journey_paths)
+        except LoadError as exc:
+            self.state.reload_errors = [str(p) for p in exc.problems]
+            log.error("reload rejected, the last good set of %d journeys keeps running:\n%s",
+                      len(self.state.journeys), exc)
+            return False
+        changes = self._apply(journeys)
+        log.info("reloaded journeys: %s", ", ".join(f"{k} {v}" for k, v in changes.items() if v) or "no changes")
+        return True
+
+    async def _reloader(self) -> None:
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            await self.reload()
+
+    def _scan(self) -> dict[str, float]:
+        try:
+            files = expand_paths(self.journey_paths)
+        except LoadError:
+            files = []
+        out: dict[str, float] = {}
+        for path in files:
+            try:
+                out[str(path)] = path.stat().st_mtime
+            except OSError:
+                continue
+        return out
+
+    async def _watch(self) -> None:
+        """Poll the journey files; a change, an added or a removed file triggers a reload."""
+        while True:
+            await asyncio.sleep(self.config.reload_poll)
+            mtimes = await asyncio.to_thread(self._scan)
+            if mtimes != self._mtimes:
+                self._mtimes = mtimes
+                self.request_reload()

@@ -1,0 +1,1 @@
+"""Service level objectives: indicators, windows, error budgets, burn rates and alerts."""

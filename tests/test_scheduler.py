@@ -1,0 +1,290 @@
+"""The scheduler: stable offsets, drift-free cadence, no overlap, concurrency, reload and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from agent.model import Journey
+from agent.scheduler import Scheduler, schedule_offset, slot_after
+
+TOLERANCE = 0.05  # seconds of start lateness allowed
+
+
+def make(name: str, interval: float = 1.0, **extra: object) -> Journey:
+    return Journey.model_validate({"name": name, "interval": interval,
+                                   "steps": [{"name": "s", "http": {"url": "http://127.0.0.1:1/"}}], **extra})
+
+
+def due_soon(prefix: str, interval: float = 1.0, lo: float = 0.15, hi: float = 0.4,
+             avoid: tuple[float, float] | None = None) -> str:
+    """A name whose next due time is `lo`..`hi` s from now, so tests do not wait a whole interval."""
+    now = time.time()
+    for i in range(10_000):
+        name = f"{prefix}-{i}"
+        offset = schedule_offset(name, interval)
+        wait = slot_after(now, interval, offset) * interval + offset - now
+        if lo <= wait <= hi:
+            return name
+    raise AssertionError("no name found")
+
+
+@dataclass
+class Recorder:
+    """A fake `execute`: records (name, scheduled_at, started, finished|None), sleeps as told."""
+
+    durations: dict[str, float] = field(default_factory=dict)
+    calls: list[tuple[str, float, float]] = field(default_factory=list)
+    finished: list[tuple[str, float]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    journeys: list[Journey] = field(default_factory=list)
+    running: int = 0
+    max_running: int = 0
+
+    async def __call__(self, journey: Journey, scheduled_at: float) -> None:
+        self.calls.append((journey.name, scheduled_at, time.time()))
+        self.journeys.append(journey)
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            await asyncio.sleep(self.durations.get(journey.name, 0.0))
+            self.finished.append((journey.name, scheduled_at))
+        except asyncio.CancelledError:
+            self.cancelled.append(journey.name)
+            raise
+        finally:
+            self.running -= 1
+
+    def of(self, name: str) -> list[tuple[float, float]]:
+        return [(due, start) for n, due, start in self.calls if n == name]
+
+
+async def until(cond: Callable[[], bool], within: float) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+
+
+def on_grid(t: float, name: str, interval: float) -> bool:
+    k = (t - schedule_offset(name, interval)) / interval
+    return abs(k - round(k)) < 1e-6
+
+
+def test_offsets_stable_in_range_and_spread() -> None:
+    digest = hashlib.sha256(b"checkout").digest()
+    assert schedule_offset("checkout", 10) == (int.from_bytes(digest[:8], "big") % 10_000) / 1000
+    assert schedule_offset("checkout", 10) == schedule_offset("checkout", 10.0)
+    names = [f"journey-{i}" for i in range(200)]
+    for interval in (1, 1.5, 10, 60, 3600):
+        offsets = [schedule_offset(n, interval) for n in names]
+        assert all(0 <= o < interval for o in offsets)
+        assert len(set(offsets)) > 150  # spread, not clumped
+    assert schedule_offset("a", 1.0004) < 1.0004
+
+
+def test_next_due_from_the_schedule_with_a_fixed_clock() -> None:
+    now = 1_700_000_000.25
+    sched = Scheduler(Recorder(), time_fn=lambda: now)
+    sched.update([make("a", 10), make("b", 10)])
+    for name in ("a", "b"):
+        due = sched.next_due(name)
+        assert now < due <= now + 10
+        assert on_grid(due, name, 10)
+    assert sched.next_due("a") != sched.next_due("b")
+    with pytest.raises(ValueError):
+        Scheduler(Recorder(), jitter=0.6)
+    with pytest.raises(ValueError):
+        Scheduler(Recorder(), concurrency=0)
+
+
+async def test_cadence_does_not_drift_when_runs_take_most_of_the_interval() -> None:
+    rec = Recorder()
+    names = [due_soon("cadence-a"), due_soon("cadence-b", lo=0.2, hi=0.45)]
+    for n in names:
+        rec.durations[n] = 0.8
+    sched = Scheduler(rec)
+    sched.update([make(n) for n in names])
+    await sched.start()
+    await until(lambda: all(len(rec.of(n)) >= 3 for n in names), 4.0)
+    assert await sched.drain(1.0) == 0
+    for n in names:
+        runs = rec.of(n)
+        dues = [due for due, _ in runs]
+        assert all(on_grid(d, n, 1.0) for d in dues), dues
+        assert [round(b - a, 6) for a, b in itertools.pairwise(dues)] == [1.0] * (len(dues) - 1)
+        assert all(0 <= start - due < TOLERANCE for due, start in runs), runs
+        assert sched.stats[n].skipped == 0
+    assert len(sched.lateness) == len(rec.calls)
+    assert max(sched.lateness) < TOLERANCE
+
+
+async def test_a_run_longer_than_the_interval_skips_the_due_times_it_covers() -> None:
+    rec = Recorder()
+    name = due_soon("overlap")
+    rec.durations[name] = 2.5
+    sched = Scheduler(rec)
+    sched.update([make(name)])
+    await sched.start()
+    await until(lambda: len(rec.calls) == 2, 4.5)
+    stats = sched.stats[name]
+    (first, _), (second, _) = rec.of(name)
+    assert second - first == pytest.approx(3.0)  # due times +1 and +2 were skipped
+    assert stats.skipped == 2 and sched.skipped_total == 2
+    assert stats.started == 2 and stats.scheduled == 4
+    assert stats.in_flight
+    assert rec.max_running == 1
+    assert await sched.drain(0) == 1
+    assert not stats.in_flight
+
+
+async def test_a_hanging_journey_does_not_delay_others() -> None:
+    rec = Recorder()
+    hang, quick = due_soon("hang"), due_soon("quick", lo=0.2, hi=0.5)
+    rec.durations[hang] = 10.0
+    sched = Scheduler(rec)
+    sched.update([make(hang), make(quick)])
+    await sched.start()
+    await until(lambda: len(rec.of(quick)) >= 3, 4.0)
+    assert len(rec.of(hang)) == 1
+    assert all(start - due < TOLERANCE for due, start in rec.of(quick))
+    assert sched.stats[hang].skipped >= 1
+    assert await sched.drain(0.1) == 1
+    assert rec.cancelled == [hang]
+    assert sched.stats[hang].cancelled == 1
+
+
+async def test_the_concurrency_limit_holds() -> None:
+    rec = Recorder()
+    names = [f"busy-{i}" for i in range(30)]
+    for n in names:
+        rec.durations[n] = 0.9
+    sched = Scheduler(rec, concurrency=5)
+    sched.update([make(n) for n in names])
+    await sched.start()
+    peak = 0
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        peak = max(peak, sched.in_flight)
+        await asyncio.sleep(0.005)
+    await sched.drain(0)
+    assert rec.max_running == 5 and peak == 5
+    assert sched.skipped_total > 0  # journeys waiting for a slot skip their next due time
+    assert sched.in_flight == 0 and sched.waiting == 0
+
+
+async def test_update_adds_removes_changes_and_leaves_the_rest_alone() -> None:
+    rec = Recorder()
+    keep, change, drop = due_soon("keep"), due_soon("change"), due_soon("drop")
+    rec.durations[drop] = 0.6
+    sched = Scheduler(rec)
+    assert sched.update([make(keep), make(change), make(drop)]) == {
+        "added": sorted([keep, change, drop]), "removed": [], "changed": []}
+    await sched.start()
+    await until(lambda: sched.stats[drop].in_flight and sched.stats[keep].started >= 1
+                and sched.stats[change].started >= 1, 2.0)
+    keep_stats, keep_due, keep_runs = sched.stats[keep], sched.next_due(keep), sched.stats[keep].started
+    change_stats = sched.stats[change]
+    new = due_soon("new")
+
+    changes = sched.update([make(keep), make(change, interval=2), make(new)])  # keep: an equal copy
+
+    assert changes == {"added": [new], "removed": [drop], "changed": [change]}
+    assert sched.stats[keep] is keep_stats and keep_stats.started == keep_runs
+    assert sched.next_due(keep) == keep_due
+    assert sched.stats[change] is change_stats
+    assert on_grid(sched.next_due(change), change, 2.0)
+    assert drop not in sched.stats
+    assert sched.update([make(keep), make(change, interval=2), make(new)]) == {
+        "added": [], "removed": [], "changed": []}
+
+    await until(lambda: len(rec.of(new)) >= 1 and len(rec.of(change)) >= 2 and keep_stats.started > keep_runs,
+                3.0)
+    assert (drop, rec.of(drop)[0][0]) in rec.finished  # its run in flight finished
+    assert len(rec.of(drop)) == 1 and drop not in rec.cancelled  # and no new one started
+    assert [j.interval for j in rec.journeys if j.name == change][-1] == 2.0
+    assert on_grid(rec.of(change)[-1][0], change, 2.0)
+    await sched.drain(1.0)
+
+
+async def test_drain_lets_short_runs_finish_and_cancels_long_ones() -> None:
+    rec = Recorder()
+    short, long_ = due_soon("short", lo=0.3, hi=0.5), due_soon("long", lo=0.1, hi=0.25)
+    rec.durations.update({short: 0.3, long_: 10.0})
+    sched = Scheduler(rec)
+    sched.update([make(short), make(long_)])
+    await sched.start()
+    await until(lambda: rec.running == 2, 2.0)
+    t0 = time.monotonic()
+    assert await sched.drain(1.0) == 1
+    assert 0.9 < time.monotonic() - t0 < 1.5
+    assert [n for n, _ in rec.finished] == [short]
+    assert rec.cancelled == [long_]
+    assert sched.in_flight == 0
+    started = len(rec.calls)
+    await asyncio.sleep(1.1)
+    assert len(rec.calls) == started  # nothing starts after drain
+
+    quick = Scheduler(rec)  # all runs done inside the grace: drain returns at once
+    assert await quick.drain(5.0) == 0
+
+
+async def test_jitter_stays_within_its_share_of_the_interval() -> None:
+    rec = Recorder()
+    names = [f"jitter-{i}" for i in range(20)]
+    sched = Scheduler(rec, jitter=0.3)
+    sched.update([make(n) for n in names])
+    await sched.start()
+    await asyncio.sleep(2.3)
+    await sched.drain(0.5)
+    assert len(rec.calls) >= 20
+    fractions = []
+    for name, due, start in rec.calls:
+        off = (due - schedule_offset(name, 1.0)) % 1.0
+        assert 0 <= off < 0.3 + 1e-6
+        assert 0 <= start - due < TOLERANCE
+        fractions.append(off)
+    assert len({round(f, 4) for f in fractions}) > 10  # really random
+
+
+async def test_a_failing_execute_does_not_stop_the_schedule() -> None:
+    name = due_soon("boom")
+    calls: list[float] = []
+
+    async def execute(journey: Journey, scheduled_at: float) -> None:
+        calls.append(scheduled_at)
+        raise RuntimeError("boom")
+
+    sched = Scheduler(execute)
+    sched.update([make(name)])
+    await sched.start()
+    await until(lambda: len(calls) >= 2, 2.5)
+    await sched.drain(0)
+    assert sched.stats[name].failed >= 2
+    assert calls[1] - calls[0] == pytest.approx(1.0)
+
+
+async def test_a_journey_removed_and_added_back_does_not_overlap_its_old_run() -> None:
+    rec = Recorder()
+    name = due_soon("readd")
+    rec.durations[name] = 1.5
+    sched = Scheduler(rec)
+    sched.update([make(name)])
+    await sched.start()
+    await until(lambda: rec.running == 1, 1.0)
+    assert sched.update([]) == {"added": [], "removed": [name], "changed": []}
+    assert sched.update([make(name)]) == {"added": [name], "removed": [], "changed": []}
+    stats = sched.stats[name]
+    assert stats.in_flight and stats.started == 0  # fresh stats, but it knows the old run is going
+    await until(lambda: stats.skipped == 1, 1.5)  # the next due time came during the old run
+    assert rec.max_running == 1
+    await until(lambda: stats.started == 1, 1.5)
+    assert not sched.stats[name].cancelled
+    await sched.drain(0)
