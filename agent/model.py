@@ -75,7 +75,7 @@ SubjectText = Annotated[str, AfterValidator(_subject_syntax)]
 class Strict(BaseModel):
     """Base of every model of the format: unknown keys fail, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class BasicAuth(Strict):
@@ -232,8 +232,9 @@ class Journey(Strict):
         if duplicates:
             raise ValueError(f"step names must be unique: {', '.join(duplicates)} repeated")
         slo_names = [s.name for s in self.slos]
-        if len(set(slo_names)) != len(slo_names):
-            raise ValueError("SLO names must be unique")
+        repeated = sorted({n for n in slo_names if slo_names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"SLO names must be unique: {', '.join(repeated)} repeated")
         if self.timeout_ is not None and self.timeout_ > self.interval:
             raise ValueError(f"timeout ({self.timeout_:g}s) must not exceed interval ({self.interval:g}s)")
         return self

@@ -46,8 +46,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "json-and-body": (8, "steps[0].http: give at most one of json, body and form, not json and body"),
     "bad-method": (5, "steps[0].http.method: expected 'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE' or "
                       "'OPTIONS', got 'FETCH'"),
-    "unquoted-header-number": (7, "steps[0].http.headers.X-Retry-Count: expected a string, got 5 "
-                                  "(quote it to make it a string)"),
+    "unquoted-header-bool": (7, "steps[0].http.headers.X-Debug: expected a string, got true "
+                                "(quote it to make it a string)"),
     "bad-label-key": (4, "labels: label 'Cost-Center': use lower case letters, digits and _"),
     "reserved-label": (2, "labels: label 'journey' is reserved for journeyprobe's own attributes"),
     "templated-label": (3, "labels: label 'team': a short constant value, not a template"),

@@ -19,7 +19,7 @@ VALID_FILES = sorted((FIXTURES / "valid").glob("*.y*ml"))
 # Invalid fixtures whose rule a JSON Schema can express; the others are rules across keys.
 SCHEMA_CATCHES = ["unknown-key", "python-field-name", "bad-browser-action", "missing-name", "missing-url",
                   "slo-without-owner", "bad-name", "bad-duration", "bad-objective", "bad-indicator",
-                  "too-many-attempts", "no-steps", "steps-not-a-list", "bad-method", "unquoted-header-number",
+                  "too-many-attempts", "no-steps", "steps-not-a-list", "bad-method", "unquoted-header-bool",
                   "bad-script-ref", "not-a-mapping"]
 
 MINIMAL: dict[str, Any] = {"name": "shop", "steps": [{"name": "home", "http": {"url": "http://x/"}}]}
