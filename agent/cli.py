@@ -103,15 +103,17 @@ def load_config_or_exit(path: str | None) -> AgentConfig:
 @click.argument("paths", nargs=-1)
 def run(config_path: str | None, log_format: str, log_level: str, paths: tuple[str, ...]) -> None:
     """The daemon: run every journey on its interval until SIGTERM or SIGINT."""
+    from agent.config_loader import ConfigError
     from agent.daemon_main import run_forever, serve
     from agent.loader import LoadError
     from agent.logs import setup_logging
+    from agent.store import StoreError
 
     config = load_config_or_exit(config_path)
     setup_logging(log_format, log_level)
     try:
         sys.exit(run_forever(serve(config, list(paths))))
-    except LoadError as exc:
+    except (LoadError, ConfigError, StoreError) as exc:
         fail_input(str(exc))
 
 

@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig
 from agent.loader import LoadError, expand_paths, load_journeys
@@ -21,6 +21,10 @@ from agent.shard import owns, parse_shard
 from agent.state import AgentState
 from agent.steps.base import DEFAULT_USER_AGENT, ProbeSettings
 from agent.store import Store
+
+if TYPE_CHECKING:
+    from agent.slo.service import SloService
+    from exporters.telemetry import Telemetry
 
 log = logging.getLogger("journeyprobe.daemon")
 ResultSink = Callable[[RunResult, Journey], None]
@@ -41,6 +45,8 @@ class Daemon:
         self.sinks: list[ResultSink] = []
         self.closers: list[Callable[[], Any]] = []
         self.base_url = ""
+        self.telemetry: Telemetry | None = None  # set by agent.extensions when exporters are on
+        self.slo: SloService | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._mtimes: dict[str, float] = {}

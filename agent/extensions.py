@@ -28,7 +28,7 @@ def install_telemetry(daemon: Daemon) -> None:
 
     config = daemon.config
     telemetry = Telemetry.from_config(config)
-    daemon.telemetry = telemetry  # type: ignore[attr-defined]
+    daemon.telemetry = telemetry
     daemon.state.extras["telemetry"] = telemetry
     daemon.runner.observer_factory = telemetry.observer
     daemon.sinks.append(telemetry.record)

@@ -23,7 +23,9 @@ from agent.model_browser import DURATION_JSON_SCHEMA, BrowserAction
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 LABEL_KEY_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 RESERVED_LABELS = frozenset({"name", "step", "outcome", "location", "error_type", "journey",
-                             "slo", "window", "le", "job", "instance"})
+                             "slo", "window", "le", "job", "instance", "exporter", "sink"})
+RESERVED_LABEL_PREFIXES = ("journey_", "probe_", "http_", "server_", "slo_", "error_", "otel_", "service_",
+                           "url_", "__")
 MAX_LABELS = 10
 MAX_LABEL_VALUE = 64
 
@@ -211,7 +213,7 @@ class Journey(Strict):
         for key, value in labels.items():
             if not LABEL_KEY_PATTERN.match(key):
                 raise ValueError(f"label {key!r}: use lower case letters, digits and _")
-            if key in RESERVED_LABELS:
+            if key in RESERVED_LABELS or key.startswith(RESERVED_LABEL_PREFIXES):
                 raise ValueError(f"label {key!r} is reserved for journeyprobe's own attributes")
             if len(value) > MAX_LABEL_VALUE or "{{" in value:
                 raise ValueError(f"label {key!r}: a short constant value, not a template")

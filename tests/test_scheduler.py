@@ -14,7 +14,7 @@ import pytest
 from agent.model import Journey
 from agent.scheduler import Scheduler, schedule_offset, slot_after
 
-TOLERANCE = 0.05  # seconds of start lateness allowed
+TOLERANCE = 0.15  # seconds of start lateness allowed (generous: CI machines are shared; drift would be ~1s)
 
 
 def make(name: str, interval: float = 1.0, **extra: object) -> Journey:

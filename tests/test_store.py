@@ -383,7 +383,10 @@ async def test_a_big_batch_does_not_block_the_event_loop(tmp_path: Path) -> None
     assert store.batches == 1 and await store.run_count() == 20_000
     print(f"\n20,000-run batch committed in {took:.2f}s; event loop max gap {max(gaps) * 1000:.1f} ms "
           f"over {len(gaps)} ticks")
-    assert max(gaps) < 0.1
+    # A blocked loop would tick once for the whole commit; a free one ticks about every 10 ms.
+    # Generous bounds: CI machines are shared, so a stall of a few hundred ms can come from elsewhere.
+    assert len(gaps) >= 0.25 * took / 0.01
+    assert max(gaps) < min(0.5, took / 2)
     await store.close()
 
 

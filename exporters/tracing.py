@@ -1,0 +1,221 @@
+"""Spans of a run: `journey NAME` (root) -> `step NAME` -> one HTTP CLIENT span per request hop.
+
+`RunSpans` is both the runner's `RunObserver` and the steps' `RequestObserver`. The
+`traceparent` each probe request carries is its CLIENT span's context, so the target's own
+spans join the run's trace; `tracestate` marks the traffic as synthetic. Secrets never
+reach a span: URLs lose their query values and pass through the run's redactor, and so do
+error messages.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.metrics import Histogram
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from agent.result import Outcome, RunResult, StepResult
+from agent.trace_context import new_trace_id
+from exporters import names as n
+
+if TYPE_CHECKING:
+    from agent.model import Journey, Step
+    from agent.steps.http_timing import RequestTiming
+    from agent.templating import Variables
+
+PROPAGATOR = TraceContextTextMapPropagator()
+_SPAN, _STARTED = "otel.span", "otel.started"
+log = logging.getLogger("journeyprobe.telemetry")
+_last_error = [0.0]
+
+
+def _report(where: str) -> None:
+    now = time.monotonic()
+    if now - _last_error[0] >= 60.0:
+        _last_error[0] = now
+        log.exception("telemetry failed in %s; the run goes on without it", where)
+
+
+def guarded(method: Callable[..., None]) -> Callable[..., None]:
+    """A telemetry hook that never fails the probe: an error is logged (once a minute) and ignored."""
+    @functools.wraps(method)
+    def hook(*args: Any, **kwargs: Any) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception:  # a telemetry bug must not fail a customer journey
+            _report(method.__name__)
+    return hook
+
+
+@dataclass(frozen=True, slots=True)
+class SpanHooks:
+    """What the per-run observers share: the tracer, the HTTP client histogram, where roots go."""
+
+    tracer: Tracer
+    http_duration: Histogram
+    location: str
+    tracestate: str | None
+    roots: RootContexts
+
+
+class RootContexts:
+    """Root span contexts of recent runs by trace id, so metrics recorded later get exemplars."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._contexts: OrderedDict[str, SpanContext] = OrderedDict()
+
+    def add(self, context: SpanContext) -> None:
+        self._contexts[format(context.trace_id, "032x")] = context
+        while len(self._contexts) > self._size:
+            self._contexts.popitem(last=False)
+
+    def pop(self, trace_id: str) -> SpanContext | None:
+        return self._contexts.pop(trace_id, None)
+
+
+class RunSpans:
+    """The spans of one run (one attempt); a new one is made for every run."""
+
+    def __init__(self, hooks: SpanHooks) -> None:
+        self._hooks = hooks
+        self._journey: Journey | None = None
+        self._variables: Variables | None = None
+        self._root: Span | None = None
+        self._step: Span | None = None
+        self._step_name = ""
+        self._labels: dict[str, str] = {}
+
+    # -- RunObserver ------------------------------------------------------------------------------
+    def run_started(self, journey: Journey, attempt: int,
+                    variables: Variables) -> tuple[str, RunSpans | None]:
+        self._journey, self._variables = journey, variables
+        self._labels = n.label_attributes(journey.labels)
+        try:
+            self._root = self._hooks.tracer.start_span(
+                f"journey {journey.name}", kind=SpanKind.INTERNAL,
+                attributes={n.JOURNEY_NAME: journey.name, n.PROBE_LOCATION: self._hooks.location,
+                            "journey.attempt": attempt})
+            return format(self._root.get_span_context().trace_id, "032x"), self
+        except Exception:  # no spans for this run, but the run goes on
+            _report("run_started")
+            return new_trace_id(), None
+
+    def step_started(self, step: Step) -> str | None:
+        try:
+            return self._step_started(step)
+        except Exception:
+            _report("step_started")
+            return None
+
+    def _step_started(self, step: Step) -> str | None:
+        self._end_step()
+        parent = trace.set_span_in_context(self._root) if self._root is not None else None
+        self._step_name = step.name
+        self._step = self._hooks.tracer.start_span(
+            f"step {step.name}", context=parent, kind=SpanKind.INTERNAL,
+            attributes={n.JOURNEY_NAME: self._name, n.JOURNEY_STEP: step.name,
+                        "journey.step.kind": step.kind})
+        return format(self._step.get_span_context().span_id, "016x")
+
+    @guarded
+    def step_finished(self, step: Step, result: StepResult) -> None:
+        span = self._step
+        if span is None:
+            return
+        span.set_attribute(n.JOURNEY_OUTCOME, result.outcome.value)
+        if result.outcome is not Outcome.SUCCESS:
+            _fail(span, result.error_type, self._redact(result.error or result.outcome.value))
+        self._end_step()
+
+    @guarded
+    def run_finished(self, result: RunResult) -> None:
+        self._end_step()
+        root = self._root
+        if root is None:
+            return
+        root.set_attribute(n.JOURNEY_OUTCOME, result.outcome.value)
+        if not result.passed:
+            _fail(root, result.error_type, self._redact(result.error or result.outcome.value))
+        root.end()
+        self._hooks.roots.add(root.get_span_context())
+        self._root = None
+
+    # -- RequestObserver --------------------------------------------------------------------------
+    @guarded
+    def request_started(self, timing: RequestTiming, method: str, url: str, headers: Any) -> None:
+        previous: Span | None = timing.extras.pop(_SPAN, None)
+        if previous is not None:  # a redirect: the previous hop ends as the next starts
+            previous.end()
+        parent = self._step or self._root
+        address, port = n.server_of(url)
+        attributes: dict[str, Any] = {n.HTTP_METHOD: n.http_method(method),
+                                      n.URL_FULL: n.redacted_url(url, self._redact),
+                                      n.SERVER_ADDRESS: address}
+        if port is not None:
+            attributes[n.SERVER_PORT] = port
+        if attributes[n.HTTP_METHOD] == "_OTHER":
+            attributes["http.request.method_original"] = method
+        if timing.hops > 1:
+            attributes[n.HTTP_RESEND_COUNT] = timing.hops - 1
+        span = self._hooks.tracer.start_span(
+            attributes[n.HTTP_METHOD] if attributes[n.HTTP_METHOD] != "_OTHER" else "HTTP",
+            context=trace.set_span_in_context(parent) if parent is not None else None,
+            kind=SpanKind.CLIENT, attributes=attributes)
+        timing.extras[_SPAN] = span
+        timing.extras.setdefault(_STARTED, time.perf_counter())
+        timing.extras["otel.attributes"] = attributes
+        if self._journey is None or self._journey.traceparent:
+            PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
+            if self._hooks.tracestate:
+                headers["tracestate"] = self._hooks.tracestate
+
+    @guarded
+    def request_finished(self, timing: RequestTiming, status: int | None, error_type: str | None) -> None:
+        span: Span | None = timing.extras.pop(_SPAN, None)
+        attributes: dict[str, Any] = timing.extras.get("otel.attributes", {})
+        error = error_type or (str(status) if status is not None and status >= 400 else None)
+        if span is not None:
+            if status is not None:
+                span.set_attribute(n.HTTP_STATUS, status)
+            if error:
+                _fail(span, error, error)
+            span.end()
+        metric: dict[str, Any] = {k: v for k, v in attributes.items()
+                                  if k in (n.HTTP_METHOD, n.SERVER_ADDRESS, n.SERVER_PORT)}
+        if status is not None:
+            metric[n.HTTP_STATUS] = status
+        if error:
+            metric[n.ERROR_TYPE] = error
+        metric.update({n.JOURNEY_NAME: self._name, n.JOURNEY_STEP: self._step_name, **self._labels})
+        started = timing.extras.get(_STARTED)
+        if started is not None:
+            context = trace.set_span_in_context(span) if span is not None else None
+            self._hooks.http_duration.record(time.perf_counter() - started, metric, context=context)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    @property
+    def _name(self) -> str:
+        return self._journey.name if self._journey is not None else ""
+
+    def _redact(self, text: str) -> str:
+        return self._variables.redactor.text(text) if self._variables is not None else text
+
+    def _end_step(self) -> None:
+        if self._step is not None:
+            self._step.end()
+            self._step = None
+
+
+def _fail(span: Span, error_type: str | None, message: str) -> None:
+    if error_type:
+        span.set_attribute(n.ERROR_TYPE, error_type)
+    span.set_status(Status(StatusCode.ERROR, message))
