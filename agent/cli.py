@@ -118,6 +118,33 @@ def run(config_path: str | None, log_format: str, log_level: str, paths: tuple[s
 
 
 @main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="agent.yaml")
+@click.option("--json", "as_json", is_flag=True, help="Print the /api/v1/slos list as JSON.")
+def slo(config_path: str | None, as_json: bool) -> None:
+    """SLO status from the store: SLI, objective, budget left, burn rates, owner, alerts."""
+    from agent.slo.command import slo_command
+
+    config = load_config_or_exit(config_path)
+    sys.exit(slo_command(config, load_or_exit(config.journeys), as_json))
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="agent.yaml")
+@click.option("--format", "fmt", type=click.Choice(["prometheus", "openslo"]), default="prometheus",
+              show_default=True)
+@click.argument("paths", nargs=-1)
+def rules(config_path: str | None, fmt: str, paths: tuple[str, ...]) -> None:
+    """Prometheus recording and alerting rules (or OpenSLO documents) for every SLO."""
+    from agent.slo.rules import RulesError, rules_yaml
+
+    config = load_config_or_exit(config_path)
+    try:
+        click.echo(rules_yaml(load_or_exit(list(paths) or config.journeys), fmt), nl=False)
+    except RulesError as exc:
+        fail_input(str(exc))
+
+
+@main.command()
 @click.option("--port", default=9464, show_default=True, help="Port of the agent's status page and API.")
 @click.option("--shop-port", default=8000, show_default=True, help="Port of the demo shop (0: any free one).")
 @click.option("--store", default="journeyprobe-demo.db", show_default=True, help="SQLite store of the demo.")

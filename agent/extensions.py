@@ -16,6 +16,9 @@ log = logging.getLogger("journeyprobe.extensions")
 async def install(daemon: Daemon) -> None:
     """Wire each available component into the daemon's sinks, state and closers."""
     install_telemetry(daemon)
+    from agent.slo.service import install_slo
+
+    await install_slo(daemon)
 
 
 def install_telemetry(daemon: Daemon) -> None:

@@ -120,7 +120,7 @@ class Runner:
                 result = await self._step(step, ctx)
             except asyncio.CancelledError:
                 result = StepResult(step.name, Outcome.ERROR, kind=step.kind, error_type=ErrorType.CANCELLED,
-                                    error="the run was cancelled (the agent is stopping)")
+                                    error="the run was cancelled (the agent is stopping)", agent_side=True)
                 results.append(result)
                 if observer:
                     observer.step_finished(step, result)

@@ -196,7 +196,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return ErrorType.INVALID_RESPONSE, f"invalid response: {_reason(exc)}"
     if isinstance(exc, aiohttp.InvalidURL):
         return ErrorType.TEMPLATE, f"invalid URL: {exc}"
-    return ErrorType.INTERNAL, f"{type(exc).__name__}: {_reason(exc)}"
+    if isinstance(exc, OSError):
+        return ErrorType.CONNECTION_RESET, f"network error: {_reason(exc)}"
+    return ErrorType.INVALID_RESPONSE, f"{type(exc).__name__}: {_reason(exc)}"
 
 
 def _reason(exc: BaseException) -> str:

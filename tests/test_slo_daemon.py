@@ -1,0 +1,88 @@
+"""End to end: a daemon probing a failing target pages through a webhook and serves /api/v1/slos."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from agent.config import AgentConfig
+from agent.daemon import Daemon
+from agent.slo.service import SloService, install_slo
+from tests.targets import Seen
+from tests.test_alert_senders import receiver
+
+JOURNEY = """\
+name: {name}
+interval: 1s
+steps:
+  - name: home
+    http: {{url: "{url}"}}
+    expect: [status == 200]
+slos:
+  - name: {name}-success
+    objective: 99%
+    window: 1h
+    owner: On-call
+"""
+
+
+async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
+                                                              target: tuple[str, Seen]) -> None:
+    url, _ = target
+    (tmp_path / "ok.yaml").write_text(JOURNEY.format(name="ok", url=f"{url}/status/200"))
+    (tmp_path / "broken.yaml").write_text(JOURNEY.format(name="broken", url=f"{url}/status/503"))
+    bodies: list[dict[str, Any]] = []
+    alerted = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        alerted.set()
+        return web.Response()
+
+    async with receiver(hook) as hook_url:
+        config = AgentConfig.model_validate({
+            "location": "test", "journeys": [str(tmp_path / "*.yaml")],
+            "storage": {"path": str(tmp_path / "jp.db"), "flush_interval": "0.1s"},
+            "server": {"listen": "127.0.0.1:0", "public_url": "http://status.example"},
+            "exporters": {"prometheus": True}, "alerts": {"evaluate_every": "0.2s"},
+            "alerting": [{"webhook": {"url": hook_url}}]})
+        daemon = Daemon(config)
+        await daemon.start()
+        try:
+            service = daemon.state.extras.get("slo")
+            if service is None:  # until agent/extensions.py calls it
+                service = await install_slo(daemon)
+            assert isinstance(service, SloService)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(alerted.wait(), 20)
+            for _ in range(200):  # and until the healthy journey has run too
+                if all(s["events"] for s in await service.status()):
+                    break
+                await asyncio.sleep(0.05)
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{daemon.base_url}/api/v1/slos") as response:
+                    assert response.status == 200
+                    slos = await response.json()
+                await service.evaluate()  # the gauges are a snapshot of the last evaluation
+                async with session.get(f"{daemon.base_url}/metrics") as response:
+                    metrics = await response.text() if response.status == 200 else ""
+        finally:
+            await daemon.stop()
+    assert bodies, "no alert reached the webhook"
+    first = bodies[0]
+    assert (first["kind"], first["severity"], first["slo"], first["journey"]) == (
+        "firing", "page", "broken-success", "broken")
+    assert first["status_page"] == "http://status.example" and first["location"] == "test"
+    by_name = {s["name"]: s for s in slos}
+    assert set(by_name) == {"ok-success", "broken-success"}
+    assert by_name["ok-success"]["sli"] == 1.0 and by_name["ok-success"]["alerts"] == []
+    assert by_name["broken-success"]["sli"] == 0.0
+    assert by_name["broken-success"]["alerts"][0]["severity"] == "page"
+    if daemon.telemetry is not None:  # exporters installed: the SLO gauges are on /metrics
+        assert 'slo_burn_rate_ratio{slo_name="broken-success",slo_window="1h"}' in metrics
+        assert 'slo_objective_ratio{journey_name="ok",slo_name="ok-success"} 0.99' in metrics
