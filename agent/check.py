@@ -22,7 +22,13 @@ OTLP_TIMEOUT_S = 5.0
 
 
 async def run_all(journeys: Sequence[Journey], runner: Runner) -> list[RunResult]:
-    return list(await asyncio.gather(*(runner.run(j) for j in journeys)))
+    try:
+        return list(await asyncio.gather(*(runner.run(j) for j in journeys)))
+    finally:
+        if "browser_pool" in runner.resources:
+            from agent.browser_pool import close_pool
+
+            await close_pool(runner.resources)
 
 
 def run_check(journeys: Sequence[Journey], *, overrides: Mapping[str, str], as_json: bool,

@@ -145,6 +145,29 @@ def rules(config_path: str | None, fmt: str, paths: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="agent.yaml")
+@click.option("--window", default="28d", show_default=True, help="The period covered, such as 7d or 28d.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), required=True, help="HTML or Markdown.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True, help="The file.")
+def report(config_path: str | None, window: str, fmt: str, output: str) -> None:
+    """The status page's numbers as one file (HTML or Markdown), for a monthly review."""
+    from agent.durations import parse_duration
+    from agent.status_page.report import write_report
+
+    config = load_config_or_exit(config_path)
+    try:
+        window_s = parse_duration(window)
+    except ValueError as exc:
+        fail_input(f"--window: {exc}")
+    journeys = load_or_exit(config.journeys)
+    try:
+        write_report(config, journeys, window_s, fmt, output)
+    except ValueError as exc:
+        fail_input(str(exc))
+    click.echo(f"wrote {output}")
+
+
+@main.command()
 @click.option("--port", default=9464, show_default=True, help="Port of the agent's status page and API.")
 @click.option("--shop-port", default=8000, show_default=True, help="Port of the demo shop (0: any free one).")
 @click.option("--store", default="journeyprobe-demo.db", show_default=True, help="SQLite store of the demo.")

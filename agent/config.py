@@ -25,6 +25,8 @@ class BrowserConfig(_Strict):
     executable_path: str | None = None
     headless: bool = True
     launch_timeout: Duration = 30.0
+    tracing: bool = Field(default=True, description="keep a Playwright trace of failed runs")
+    recycle_after: int = Field(default=200, ge=1, description="contexts before the browser is replaced")
 
 
 class StorageConfig(_Strict):
@@ -47,7 +49,7 @@ class ServerConfig(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
+        _, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"listen {value!r}: use HOST:PORT, such as 127.0.0.1:9464")
         return value
@@ -116,6 +118,8 @@ class AgentConfig(_Strict):
     grace: Duration = 10.0
     reload_poll: Duration = 2.0
     artifacts: str = "artifacts"
+    artifacts_retention: Duration = 7 * 86400
+    artifacts_max_bytes: ByteSize = 1024**3
     browser: BrowserConfig = BrowserConfig()
     storage: StorageConfig = StorageConfig()
     server: ServerConfig = ServerConfig()

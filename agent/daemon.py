@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.artifacts import Retention
 from agent.config import AgentConfig
 from agent.loader import LoadError, expand_paths, load_journeys
 from agent.logs import log_run
@@ -41,6 +42,9 @@ class Daemon:
                                  user_agent=config.probe.user_agent or DEFAULT_USER_AGENT,
                                  tracestate=config.probe.tracestate, artifacts_dir=Path(config.artifacts))
         self.runner = Runner(settings)
+        self.runner.resources["browser_config"] = config.browser
+        self.runner.resources["artifacts_retention"] = Retention(
+            max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes)
         self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
         self.sinks: list[ResultSink] = []
         self.closers: list[Callable[[], Any]] = []
@@ -59,6 +63,7 @@ class Daemon:
         storage = self.config.storage
         self.state.store = await Store.open(storage.path, retention_s=storage.retention,
                                             batch_size=storage.batch_size, flush_interval=storage.flush_interval)
+        self.closers.append(self._close_browser)
         await self._install_extensions()
         self._apply(journeys)
         self._mtimes = await asyncio.to_thread(self._scan)
@@ -70,6 +75,12 @@ class Daemon:
                        asyncio.create_task(self._reloader(), name="journeyprobe-reload")]
         log.info("journeyprobe serving on %s with %d journeys (location %s)", self.base_url,
                  len(self.state.journeys), self.config.location)
+
+    async def _close_browser(self) -> None:
+        if "browser_pool" in self.runner.resources:
+            from agent.browser_pool import close_pool
+
+            await close_pool(self.runner.resources)
 
     async def _install_extensions(self) -> None:
         """Telemetry, exporters and the SLO engine hook in here when they are available."""
@@ -109,7 +120,7 @@ class Daemon:
                 result = closer()
                 if asyncio.iscoroutine(result):
                     await result
-            except Exception:  # noqa: BLE001 - stopping must go on
+            except Exception:
                 log.exception("closing a component failed")
         if self.state.store is not None:
             await self.state.store.close()
@@ -130,7 +141,7 @@ class Daemon:
         for sink in self.sinks:
             try:
                 sink(result, journey)
-            except Exception:  # noqa: BLE001 - a broken sink must not stop the runs
+            except Exception:
                 log.exception("a result sink failed")
 
     # -- reload --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC
 from typing import Any
 
 from agent.result import RunResult, format_timestamp
@@ -29,9 +30,9 @@ class JsonFormatter(logging.Formatter):
 
 
 def _utc(created: float) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(created, tz=timezone.utc)
+    return datetime.fromtimestamp(created, tz=UTC)
 
 
 def setup_logging(fmt: str = "text", level: str = "info") -> None:
@@ -49,7 +50,8 @@ def setup_logging(fmt: str = "text", level: str = "info") -> None:
 
 def log_run(result: RunResult) -> None:
     """One line per finished run, at info (warning when it did not pass). Results are already redacted."""
-    fields: dict[str, object] = {"journey": result.journey, "outcome": result.outcome.value, "duration_s": round(result.duration_s, 4),
+    fields: dict[str, object] = {"journey": result.journey, "outcome": result.outcome.value,
+                                 "duration_s": round(result.duration_s, 4),
               "trace_id": result.trace_id, "attempt": result.attempt, "location": result.location}
     if result.error_type:
         fields["error_type"] = result.error_type

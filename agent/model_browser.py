@@ -31,6 +31,7 @@ class Target(_Strict):
 class Goto(_Strict):
     url: str
     timeout: Duration | None = None
+    wait_until: Literal["load", "domcontentloaded", "networkidle", "commit"] = "load"
 
 
 class Fill(_Strict):

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from agent.model import Journey, Step
@@ -69,7 +69,7 @@ class Runner:
         variables = Variables(self.environ)
         trace_id, request_observer = (observer.run_started(journey, attempt, variables) if observer
                                       else (new_trace_id(), None))
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         started = time.perf_counter()
         ctx = RunContext(journey=journey, variables=variables, trace_id=trace_id,
                          deadline=loop.time() + journey.timeout, settings=self.settings,
@@ -152,7 +152,7 @@ class Runner:
                               error=str(exc), error_type=exc.error_type, agent_side=exc.agent_side)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug in an executor fails the step, not the agent
+        except Exception as exc:
             log.exception("step %r of journey %r failed inside the agent", step.name, ctx.journey.name)
             return StepResult(step.name, Outcome.ERROR, time.perf_counter() - started, kind=step.kind,
                               error=f"internal error: {type(exc).__name__}: {exc}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-
 import types
 import typing
 from collections.abc import Sequence

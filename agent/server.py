@@ -36,10 +36,15 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
         given = _token_from(request)
         if given is None or not hmac.compare_digest(given.encode(), token.encode()):
             login_page = request.app.get(LOGIN_PAGE_KEY)
-            if login_page is None or request.path.startswith("/api/") or request.path == "/metrics":
+            if login_page is None or not _is_page(request.path):
                 return _json({"error": "missing or wrong bearer token"}, status=401)
             return await login_page(request, given is not None)
     return await handler(request)
+
+
+def _is_page(path: str) -> bool:
+    """Pages a person opens in a browser (they get the sign-in form); the rest is for machines."""
+    return path == "/" or path.startswith(("/journeys/", "/artifacts/", "/static/"))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -49,6 +49,12 @@ URL_FULL = "url.full"
 EXPORTER = "exporter"
 SINK = "sink"
 
+BROWSER_VITAL = "journey.browser.vital"
+BROWSER_LAYOUT_SHIFT = "journey.browser.layout_shift"
+VITAL = "vital"
+LAYOUT_SHIFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0)
+"""CLS is a score: good below 0.1, poor above 0.25."""
+
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0, 15.0,
                     30.0, 60.0)
 """Histogram bounds in seconds: 10 ms to 60 s, as journeys and their steps take."""

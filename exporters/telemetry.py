@@ -77,8 +77,12 @@ class Telemetry:
         self.meter_provider = MeterProvider(
             resource=self.resource, metric_readers=readers, shutdown_on_exit=False,
             exemplar_filter=TraceBasedExemplarFilter(),
-            views=[View(instrument_type=Histogram,
-                        aggregation=ExplicitBucketHistogramAggregation(n.DURATION_BUCKETS))])
+            views=[*(View(instrument_type=Histogram, instrument_name=name,
+                          aggregation=ExplicitBucketHistogramAggregation(n.DURATION_BUCKETS))
+                     for name in (n.JOURNEY_DURATION, n.JOURNEY_STEP_DURATION, n.HTTP_CLIENT_DURATION,
+                                  n.BROWSER_VITAL)),
+                   View(instrument_type=Histogram, instrument_name=n.BROWSER_LAYOUT_SHIFT,
+                        aggregation=ExplicitBucketHistogramAggregation(n.LAYOUT_SHIFT_BUCKETS))])
         self.tracer_provider = TracerProvider(resource=self.resource, sampler=ParentBased(ALWAYS_ON),
                                               shutdown_on_exit=False)
         for exporter in [*span_exporters, *([span_exporter] if span_exporter else [])]:
@@ -98,6 +102,10 @@ class Telemetry:
                                           description="1 if the journey's last run succeeded, else 0.")
         self.http_duration = meter.create_histogram(n.HTTP_CLIENT_DURATION, unit="s",
                                                     description="Duration of HTTP client requests.")
+        self.vital = meter.create_histogram(n.BROWSER_VITAL, unit="s",
+                                            description="Web vitals of pages browser steps load (timings).")
+        self.layout_shift = meter.create_histogram(n.BROWSER_LAYOUT_SHIFT, unit="1",
+                                                   description="Cumulative layout shift of pages browser steps load.")
         self.roots = RootContexts()
         tracer = self.tracer_provider.get_tracer(n.METER_NAME, __version__)
         self.hooks = SpanHooks(tracer, self.http_duration, location, tracestate, self.roots)
@@ -136,7 +144,19 @@ class Telemetry:
                 continue
             attributes = {**base, n.JOURNEY_STEP: step.name, n.JOURNEY_OUTCOME: step.outcome.value}
             self.step_duration.record(step.duration_s, attributes, context=context)
+            self._record_vitals(step.vitals, {**base, n.JOURNEY_STEP: step.name}, context)
         self.success.set(1 if result.passed else 0, base)
+
+    def _record_vitals(self, vitals: Iterable[dict[str, Any]], attributes: dict[str, Any], context: Any) -> None:
+        """`journey.browser.vital{vital=ttfb|fcp|lcp|dom_content_loaded|load}`; CLS, a score, apart."""
+        for page in vitals:
+            for key, value in page.items():
+                if value is None or not isinstance(value, (int, float)):
+                    continue
+                if key == "cls":
+                    self.layout_shift.record(value, attributes, context=context)
+                elif key.endswith("_s"):
+                    self.vital.record(value, {**attributes, n.VITAL: key[:-2]}, context=context)
 
     def metrics(self) -> tuple[bytes, str]:
         """The Prometheus exposition (for `state.metrics`); empty when Prometheus is off."""

@@ -103,7 +103,7 @@ async def test_exit_1_with_failing_expectation_and_secret_nowhere(files: tuple[P
 
 
 async def test_var_override(files: tuple[Path, Path, str]) -> None:
-    good, _, url = files
+    good, _, _ = files
     code, out, _ = await cli("check", str(good), "--var", "base=http://127.0.0.1:1", "--json",
                              env={"SHOP_PW": SECRET})
     assert code == 1
@@ -116,8 +116,9 @@ async def test_exit_2_on_bad_input_and_nothing_runs(tmp_path: Path) -> None:
         ok = tmp_path / "ok.yaml"
         ok.write_text(f"name: ok\nsteps:\n  - name: a\n    http: {{url: '{url}/json'}}\n")
         broken = tmp_path / "broken.yaml"
-        broken.write_text("name: broken\nretries: 3\nsteps:\n  - name: a\n    http: {url: x}\n    expect: [status = 2]\n")
-        code, out, err = await cli("check", str(ok), str(broken))
+        broken.write_text("name: broken\nretries: 3\nsteps:\n  - name: a\n    http: {url: x}\n"
+                          "    expect: [status = 2]\n")
+        code, _, err = await cli("check", str(ok), str(broken))
     assert code == 2
     assert f"{broken}:2: unknown key 'retries'" in err
     assert f"{broken}:6:" in err

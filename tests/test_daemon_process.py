@@ -24,7 +24,7 @@ SECRET = "very-secret-pw-123"
 
 
 def write_config(tmp_path: Path, port: int, **extra: str) -> Path:
-    lines = [f"location: proc", f"server: {{listen: '127.0.0.1:{port}'}}",
+    lines = ["location: proc", f"server: {{listen: '127.0.0.1:{port}'}}",
              f"storage: {{path: '{tmp_path / 'store.db'}', flush_interval: 200ms, batch_size: 50}}",
              "reload_poll: 60s", *(f"{k}: {v}" for k, v in extra.items())]
     path = tmp_path / "agent.yaml"
@@ -35,7 +35,7 @@ def write_config(tmp_path: Path, port: int, **extra: str) -> Path:
 async def test_sigterm_exits_0_quickly_and_flushes(tmp_path: Path, target: tuple[str, Seen]) -> None:
     url, _ = target
     (tmp_path / "j.yaml").write_text(http_journey("quick", f"{url}/json", interval="1s",
-                                                  extra=f"variables: {{pw: '{{{{ secret.PW }}}}'}}\n"))
+                                                  extra="variables: {pw: '{{ secret.PW }}'}\n"))
     port = free_port()
     cfg = write_config(tmp_path, port)
     process = await start_agent_process(["run", "--config", str(cfg), "--log-format", "json",

@@ -32,7 +32,8 @@ def junit_xml(results: Sequence[RunResult]) -> str:
                                  time=f"{step.duration_s:.3f}")
             detail = _detail(run, step.error, step.status)
             if step.outcome is Outcome.FAILURE:
-                ET.SubElement(case, "failure", message=step.error or "", type=step.error_type or "failure").text = detail
+                failure = ET.SubElement(case, "failure", message=step.error or "", type=step.error_type or "failure")
+                failure.text = detail
             elif step.outcome in (Outcome.ERROR, Outcome.TIMEOUT):
                 ET.SubElement(case, "error", message=step.error or "",
                               type=step.error_type or step.outcome.value).text = detail

@@ -58,7 +58,8 @@ class RunContext:
     deadline: float
     settings: ProbeSettings = field(default_factory=ProbeSettings)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("journeyprobe.run"))
-    resources: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)  # shared by every run of one Runner
+    run_state: dict[str, Any] = field(default_factory=dict)  # this run's own (the browser page, say)
     step_span_id: str | None = None
     observer: RequestObserver | None = None
     _session: aiohttp.ClientSession | None = None
@@ -82,7 +83,7 @@ class RunContext:
         for closer in reversed(self._closers):
             try:
                 await closer()
-            except Exception:  # noqa: BLE001 - closing must go on
+            except Exception:
                 self.logger.debug("closing a run resource failed", exc_info=True)
         self._closers.clear()
         if self._session is not None:

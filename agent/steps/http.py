@@ -7,7 +7,7 @@ import errno
 import re
 import ssl
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -50,7 +50,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
         error_type, message = classify(exc)
         _notify(ctx, timing, status, error_type)
         return _failed(step, started, timing, status, Outcome.ERROR, message, error_type)
-    except (asyncio.TimeoutError, asyncio.CancelledError):
+    except (TimeoutError, asyncio.CancelledError):
         _notify(ctx, timing, status, ErrorType.TIMEOUT)
         raise
     duration = time.perf_counter() - started
@@ -155,7 +155,7 @@ def _cert_expires_in_days(response: aiohttp.ClientResponse) -> float | None:
     from cryptography import x509
 
     expires = x509.load_der_x509_certificate(der).not_valid_after_utc
-    return (expires - datetime.now(timezone.utc)).total_seconds() / 86400
+    return (expires - datetime.now(UTC)).total_seconds() / 86400
 
 
 def _extract(step: Step, view: ResponseView, ctx: RunContext) -> None:

@@ -1,0 +1,97 @@
+"""Web vitals of each page a browser step loads, read from the page's Performance APIs.
+
+An init script (added to every browser context) starts PerformanceObservers for LCP and layout
+shifts before the page's own scripts run; `snapshot` reads them with the navigation and paint
+timings. Times are seconds from the start of the navigation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INIT_SCRIPT = """
+(() => {
+  if (window !== window.top || window.__journeyprobeVitals) return;
+  const v = window.__journeyprobeVitals = {
+    id: Date.now().toString(36) + Math.random().toString(36).slice(2), lcp: null, cls: 0,
+  };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) v.lcp = e.renderTime || e.loadTime || e.startTime;
+    }).observe({type: 'largest-contentful-paint', buffered: true});
+  } catch (e) {}
+  // CLS as Chrome defines it: the largest session window (gaps < 1 s, windows <= 5 s).
+  let value = 0, first = 0, last = 0;
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.hadRecentInput) continue;
+        if (value && e.startTime - last < 1000 && e.startTime - first < 5000) {
+          value += e.value;
+        } else {
+          value = e.value;
+          first = e.startTime;
+        }
+        last = e.startTime;
+        if (value > v.cls) v.cls = value;
+      }
+    }).observe({type: 'layout-shift', buffered: true});
+  } catch (e) {}
+})();
+"""
+
+SNAPSHOT_SCRIPT = """
+() => {
+  const v = window.__journeyprobeVitals;
+  const nav = performance.getEntriesByType('navigation')[0];
+  if (!v || !nav) return null;
+  const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+  return {id: v.id, url: nav.name, ttfb: nav.responseStart, fcp: fcp ? fcp.startTime : null,
+          lcp: v.lcp, cls: v.cls, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd};
+}
+"""
+
+
+def _seconds(ms: Any) -> float | None:
+    if not isinstance(ms, (int, float)) or ms <= 0:
+        return None
+    return round(ms / 1000.0, 4)
+
+
+def to_vital(raw: dict[str, Any]) -> dict[str, Any]:
+    """The result's form of one page's vitals: seconds, and None for what the page never reached."""
+    cls = raw.get("cls")
+    return {
+        "url": str(raw.get("url", "")),
+        "ttfb_s": _seconds(raw.get("ttfb")),
+        "fcp_s": _seconds(raw.get("fcp")),
+        "lcp_s": _seconds(raw.get("lcp")),
+        "cls": round(float(cls), 4) if isinstance(cls, (int, float)) else None,
+        "dom_content_loaded_s": _seconds(raw.get("dcl")),
+        "load_s": _seconds(raw.get("load")),
+    }
+
+
+class VitalsLog:
+    """The latest snapshot of each document of one run, in the order the documents were first seen."""
+
+    def __init__(self) -> None:
+        self._by_document: dict[str, dict[str, Any]] = {}
+
+    def add(self, raw: object) -> None:
+        if not isinstance(raw, dict) or not raw.get("id"):
+            return
+        url = str(raw.get("url", ""))
+        if not url.startswith(("http://", "https://")):
+            return
+        self._by_document[str(raw["id"])] = raw
+
+    def entries(self) -> list[dict[str, Any]]:
+        return [to_vital(raw) for raw in self._by_document.values()]
+
+    def take(self, since: int) -> list[dict[str, Any]]:
+        """The vitals of documents first seen at index `since` or later (one step's pages)."""
+        return self.entries()[since:]
+
+    def __len__(self) -> int:
+        return len(self._by_document)
