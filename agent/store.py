@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from agent import store_schema
 from agent.result import RunResult
+from agent.store_queries import ReportQueries
 from agent.store_schema import StoreError, StoreVersionError
 
 __all__ = ["Store", "StoreError", "StoreVersionError"]
@@ -113,7 +114,7 @@ def _rows(batch: list[_Item]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ..
     return runs, [(*key, *c) for key, c in counts.items()]
 
 
-class Store:
+class Store(ReportQueries):
     """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`."""
 
     def __init__(self, path: str, *, retention_s: float, batch_size: int, flush_interval: float,
@@ -403,86 +404,3 @@ class Store:
         finally:
             self._rexec.shutdown(wait=False)
             self._wexec.shutdown(wait=False)
-
-    # -- reading for the status page and the report (read-only) ----------------------------
-
-    async def count_totals(self, slo: str, journey: str, since_minute: int,
-                           until_minute: int) -> tuple[int, int, int]:
-        """(good, total, excluded) summed over since_minute <= minute < until_minute.
-
-        `slo=''` gives the journey's own counts (good = passed runs, total = runs not agent-side).
-        """
-        rows = await self._query(
-            "SELECT COALESCE(SUM(good), 0), COALESCE(SUM(total), 0), COALESCE(SUM(excluded), 0) "
-            "FROM minute_counts WHERE journey = ? AND slo = ? AND minute >= ? AND minute < ?",
-            (journey, slo, since_minute, until_minute))
-        good, total, excluded = rows[0]
-        return int(good), int(total), int(excluded)
-
-    async def count_buckets(self, slo: str, journey: str, since_minute: int, until_minute: int,
-                            bucket_minutes: int) -> list[tuple[int, int, int, int]]:
-        """(bucket, good, total, excluded) per bucket of `bucket_minutes` minutes, ascending.
-
-        Bucket i covers since_minute + i * bucket_minutes up to the next one; empty buckets are left out.
-        """
-        size = max(1, int(bucket_minutes))
-        rows = await self._query(
-            "SELECT (minute - ?) / ? AS b, SUM(good), SUM(total), SUM(excluded) FROM minute_counts "
-            "WHERE journey = ? AND slo = ? AND minute >= ? AND minute < ? GROUP BY b ORDER BY b",
-            (since_minute, size, journey, slo, since_minute, until_minute))
-        return [(int(b), int(g), int(t), int(x)) for b, g, t, x in rows]
-
-    async def duration_quantiles(self, journey: str, since: float, until: float,
-                                 quantiles: tuple[float, ...] = (0.5, 0.95),
-                                 ) -> tuple[int, list[float | None]]:
-        """(runs, durations at `quantiles`) of the runs not agent-side started in [since, until).
-
-        Nearest rank: the q-quantile of n sorted durations is the ceil(q * n)-th; None without runs.
-        """
-        self._check_open()
-
-        def read() -> tuple[int, list[float | None]]:
-            assert self._rconn is not None
-            where = "WHERE journey = ? AND started_at >= ? AND started_at < ? AND agent_side = 0"
-            args = (journey, since, until)
-            n = int(self._rconn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0])
-            out: list[float | None] = []
-            for q in quantiles:
-                if n == 0:
-                    out.append(None)
-                    continue
-                rank = min(n, max(1, int(-(-(q * n - 1e-9) // 1))))  # ceil
-                row = self._rconn.execute(f"SELECT duration_s FROM runs {where} ORDER BY duration_s "
-                                          "LIMIT 1 OFFSET ?", (*args, rank - 1)).fetchone()
-                out.append(float(row[0]))
-            return n, out
-
-        return await self._on_reader(read)
-
-    async def duration_buckets(self, journey: str, since: float, until: float,
-                               bucket_s: float) -> list[tuple[int, int, float, float, int]]:
-        """(bucket, runs, mean duration, max duration, runs not passed) per bucket of `bucket_s`
-        seconds from `since`, for the runs not agent-side; empty buckets are left out."""
-        rows = await self._query(
-            "SELECT CAST((started_at - ?) / ? AS INTEGER) AS b, COUNT(*), AVG(duration_s), MAX(duration_s), "
-            "SUM(outcome != 'success') FROM runs WHERE journey = ? AND started_at >= ? AND started_at < ? "
-            "AND agent_side = 0 GROUP BY b ORDER BY b", (since, bucket_s, journey, since, until))
-        return [(int(b), int(n), float(avg), float(top), int(bad)) for b, n, avg, top, bad in rows]
-
-    async def failed_runs(self, journey: str, limit: int = 10, since: float | None = None,
-                          until: float | None = None) -> list[dict[str, Any]]:
-        """The journey's latest results that did not pass (Result JSON dicts), newest first."""
-        rows = await self._query(
-            "SELECT result_json FROM runs WHERE journey = ? AND started_at >= ? AND started_at < ? "
-            "AND outcome != 'success' ORDER BY started_at DESC LIMIT ?",
-            (journey, float("-inf") if since is None else since, float("inf") if until is None else until,
-             max(0, limit)))
-        return [json.loads(r[0]) for r in rows]
-
-    async def runs_between(self, journey: str, since: float, until: float,
-                           limit: int = 50) -> list[dict[str, Any]]:
-        """The journey's latest results started in [since, until), newest first."""
-        rows = await self._query(
-            "SELECT result_json FROM runs WHERE journey = ? AND started_at >= ? AND started_at < ? "
-            "ORDER BY started_at DESC LIMIT ?", (journey, since, until, max(0, limit)))
-        return [json.loads(r[0]) for r in rows]

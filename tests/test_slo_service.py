@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import io
 import json
 from pathlib import Path
@@ -12,7 +13,7 @@ from agent.slo.command import slo_command
 from agent.slo.indicator import verdicts
 from agent.slo.service import SloService
 from agent.store import Store
-from tests.test_slo_fixtures import NOW, run_result, slo_journey
+from tests.test_slo_fixtures import run_result, slo_journey
 
 API_KEYS = ["name", "journey", "indicator", "objective", "window", "owner", "sli", "error_budget_remaining",
             "burn_rates", "alerts"]
@@ -31,11 +32,16 @@ def config(tmp_path: Path, **extra: object) -> AgentConfig:
                                        "alerts": {"evaluate_every": "0.05s"}, **extra})
 
 
-async def fill(store: Store) -> None:
+def minute_now() -> float:
+    """Now, on a whole minute: runs placed relative to it land in known minutes of the real windows."""
+    return time.time() // 60 * 60
+
+
+async def fill(store: Store, now: float) -> None:
     for i in range(120):
         for journey in JOURNEYS[:1]:
             agent_failure = i % 20 == 0  # the probe host failed: excluded, not bad
-            result = run_result(journey.name, NOW - i * 60 - 30, passed=not agent_failure,
+            result = run_result(journey.name, now - i * 60 - 30, passed=not agent_failure,
                                 agent_side=agent_failure, duration=0.5 + (i % 2))
             await store.add(result, verdicts(journey, result))
     await store.flush()
@@ -44,7 +50,8 @@ async def fill(store: Store) -> None:
 async def test_service_runs_evaluates_and_serves_the_api_shape(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     store = await Store.open(cfg.storage.path, flush_interval=0.05)
-    await fill(store)
+    now = minute_now()
+    await fill(store, now)
     loaded = False
     service = SloService(cfg, store, lambda: JOURNEYS if loaded else None)
     await service.start()
@@ -55,7 +62,7 @@ async def test_service_runs_evaluates_and_serves_the_api_shape(tmp_path: Path) -
         await asyncio.sleep(0.05)
         if service.reports and all(r.loaded for r in service.reports):
             break
-    result = run_result("checkout", NOW + 5, passed=False)
+    result = run_result("checkout", now + 5, passed=False)
     service.observe(result, JOURNEYS[0])
     status = await service.status()
     await service.close()
@@ -91,8 +98,9 @@ def test_slo_command_prints_json_and_a_table(tmp_path: Path) -> None:
 
     async def prepare() -> None:
         store = await Store.open(cfg.storage.path)
-        await fill(store)
-        await store.put_alert_state("checkout/checkout-success", "page", "firing", NOW - 600, NOW - 600,
+        now = minute_now()
+        await fill(store, now)
+        await store.put_alert_state("checkout/checkout-success", "page", "firing", now - 600, now - 600,
                                     {"summary": "Checkout success is burning its error budget",
                                      "burn_rate": 20.0})
         await store.close()

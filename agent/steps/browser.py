@@ -21,6 +21,7 @@ from agent.steps.base import RunContext
 from agent.templating import TemplateRenderError
 
 DEFAULT_ACTION_TIMEOUT = 15.0
+DEFAULT_EXPECT_TIMEOUT = 5.0  # expect_* wait for the page to show it, as Playwright's expect does
 SETUP_MARGIN = 0.05  # end our own waits this much before the runner's timeout would
 ARTIFACT_RESERVE = 3.0  # kept for failure artifacts: at most this, at most a quarter of what is left
 SETUP_SHARE = 0.5  # a timeout after a setup that took more than this share of the step is the agent's
@@ -90,7 +91,8 @@ async def _perform(action: BrowserAction, step: Step, ctx: RunContext, run: Brow
         return _record(name, raw, failure, 0.0, {}), failure
     await _guard_secrets(name, values, ctx, run)
     loop = asyncio.get_running_loop()
-    own = action.timeout if action.timeout is not None else DEFAULT_ACTION_TIMEOUT
+    default = DEFAULT_EXPECT_TIMEOUT if name.startswith("expect_") else DEFAULT_ACTION_TIMEOUT
+    own = action.timeout if action.timeout is not None else default
     left = actions_end - loop.time()
     timeout = min(own, left)
     bound = "action" if own <= left else ("run" if by_deadline else "step")
