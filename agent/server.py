@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,8 @@ OPEN_PATHS = frozenset({"/healthz", "/login"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LoginPage = Callable[[web.Request, bool], Awaitable[web.StreamResponse]]
 LOGIN_PAGE_KEY: web.AppKey[LoginPage] = web.AppKey("login_page")
+METRICS_CACHE_KEY: web.AppKey[dict[str, Any]] = web.AppKey("metrics_cache", dict)
+METRICS_CACHE_S = 2.0
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -97,13 +100,27 @@ async def metrics(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     if state.metrics is None:
         return web.Response(status=404, text="the Prometheus exporter is off (exporters.prometheus: false)\n")
-    body, content_type = state.metrics()
+    body, content_type = await _render_metrics(request.app, state)
     return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def _render_metrics(app: web.Application, state: AgentState) -> tuple[bytes, str]:
+    """Render off the event loop (thousands of series take a second of CPU), and let scrapes that
+    come within METRICS_CACHE_S of each other (several Prometheus replicas) share one render."""
+    assert state.metrics is not None
+    cache = app[METRICS_CACHE_KEY]
+    now = asyncio.get_running_loop().time()
+    task: asyncio.Future[tuple[bytes, str]] | None = cache.get("task")
+    if task is None or (task.done() and cache["at"] + METRICS_CACHE_S < now):
+        task = asyncio.ensure_future(asyncio.to_thread(state.metrics))
+        cache.update(task=task, at=now)
+    return await asyncio.shield(task)
 
 
 def create_app(state: AgentState) -> web.Application:
     app = web.Application(middlewares=[require_token], client_max_size=64 * 1024)
     app[STATE_KEY] = state
+    app[METRICS_CACHE_KEY] = {}
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

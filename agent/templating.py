@@ -98,7 +98,7 @@ class Variables:
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = dict(os.environ if environ is None else environ)
+        self._environ = os.environ if environ is None else environ  # read live, never copied per run
         self._revealed: list[str] = []
         self.values: dict[str, Any] = {
             "env": _Namespace("env", self._environ),

@@ -5,7 +5,7 @@
 The agent is `agent.daemon.Daemon`, in this process, as `journeyprobe run` builds it: journeys
 loaded from N YAML files, the SQLite store, telemetry (Prometheus reader on, the default), the
 server, the journey-file watcher, one log line per run (to a file, as stderr sent to a journal
-would be). Each journey has one SLO, so the store keeps its per-minute counts. The target is
+would be), the SLO engine. Each journey has one SLO (28d; --no-slo: none). The target is
 bench/target.py in its own process, so its CPU is not counted as the agent's; /metrics is
 scraped every --scrape-every seconds by a curl process, as Prometheus would.
 
@@ -178,10 +178,10 @@ def apply_fixes(fixes: list[str]) -> None:
         server.metrics = metrics
 
 
-def write_journeys(folder: Path, count: int, interval: float, url: str) -> None:
+def write_journeys(folder: Path, count: int, interval: float, url: str, slo: bool = True) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        data = journey_dict(f"bench-{i:05d}", url, interval=interval, slo=True)
+        data = journey_dict(f"bench-{i:05d}", url, interval=interval, slo=slo)
         (folder / f"bench-{i:05d}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
@@ -216,13 +216,14 @@ async def bench(
     url: str,
     tmp: Path,
     fixes: list[str],
+    slo: bool = True,
 ) -> dict[str, Any]:
     from agent.config import AgentConfig
     from agent.daemon import Daemon
     from agent.logs import setup_logging
 
     folder = tmp / "journeys"
-    write_journeys(folder, journeys, interval, url)
+    write_journeys(folder, journeys, interval, url, slo)
     setup_logging("text", "info")
     log_file = (tmp / "agent.log").open("w")
     logging.getLogger().handlers[0].setStream(log_file)  # type: ignore[attr-defined]
@@ -277,6 +278,10 @@ async def bench(
     skipped, in_flight, waiting = sched.skipped_total, sched.in_flight, sched.waiting
     diagnosis = stalls.stop()
     diagnosis["thread_cpu_s"] = thread_cpu()
+    slo_service = daemon.state.extras.get("slo")
+    if slo_service is not None:  # the SLO engine's periodic evaluation runs on the event loop
+        diagnosis["slo_evaluations"] = getattr(slo_service, "evaluations", None)
+        diagnosis["slo_last_evaluation_ms"] = round(getattr(slo_service, "last_duration_s", 0.0) * 1e3, 1)
     diagnosis["gc_tracked_objects"] = {
         "after_start": tracked0,
         "at_end": len(gc.get_objects()),
@@ -356,16 +361,14 @@ def report(result: dict[str, Any]) -> None:
         [
             "RSS over time (s: MiB)",
             " ".join(
-                f"{t:g}:{m:g}"
-                for t, m in result["rss_mib_over_time"][:: max(1, len(result["rss_mib_over_time"]) // 8)]
+                f"{t:g}:{m:g}" for t, m in result["rss_mib_over_time"][:: max(1, len(result["rss_mib_over_time"]) // 8)]
             ),
         ],
         ["store: written / dropped", f"{result['store_written']} / {result['store_dropped']}"],
         ["store size per 1,000 runs", fmt(result["store_kib_per_1000_runs"], ".0f", " KiB")],
         [
             "/metrics scrapes (median ms, bytes)",
-            f"{result['scrapes']['count']} ({result['scrapes']['ms_median']}, "
-            f"{result['scrapes']['bytes_last']})",
+            f"{result['scrapes']['count']} ({result['scrapes']['ms_median']}, {result['scrapes']['bytes_last']})",
         ],
     ]
     diag = result["diagnosis"]
@@ -388,11 +391,11 @@ def report(result: dict[str, Any]) -> None:
             "GC-tracked objects after start / at end",
             f"{diag['gc_tracked_objects']['after_start']:,} / {diag['gc_tracked_objects']['at_end']:,}",
         ],
+        ["SLO evaluations (last one, ms)",
+         f"{diag.get('slo_evaluations')} ({diag.get('slo_last_evaluation_ms')})"],
         ["CPU by thread (s)", " ".join(f"{k}:{v:g}" for k, v in sorted(diag["thread_cpu_s"].items()))],
     ]
-    print_table(
-        "journeyprobe daemon (store + telemetry on) against a local aiohttp target", ["", "value"], rows
-    )
+    print_table("journeyprobe daemon (store + telemetry on) against a local aiohttp target", ["", "value"], rows)
 
 
 def main() -> None:
@@ -401,9 +404,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds")
     parser.add_argument("--seconds", type=float, default=180.0, help="how long to run (1..3600)")
     parser.add_argument("--concurrency", type=int, default=100, help="the daemon's `concurrency`")
-    parser.add_argument(
-        "--scrape-every", type=float, default=15.0, help="seconds between /metrics scrapes; 0: none"
-    )
+    parser.add_argument("--scrape-every", type=float, default=15.0, help="seconds between /metrics scrapes; 0: none")
+    parser.add_argument("--no-slo", action="store_true", help="journeys without an SLO (by default each has one, 28d)")
     parser.add_argument(
         "--fix",
         action="append",
@@ -438,6 +440,7 @@ def main() -> None:
                     f"{base}/ok",
                     tmp,
                     args.fix,
+                    not args.no_slo,
                 )
             )
             result["target_cpu_s"] = round(proc_cpu_s(target.pid) - target_cpu0, 2)
@@ -447,6 +450,7 @@ def main() -> None:
         "bench": "daemon",
         "machine": machine(),
         "fixes_emulated": args.fix,
+        "slo_per_journey": not args.no_slo,
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         **result,
     }

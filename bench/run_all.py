@@ -253,7 +253,7 @@ def markdown(all_results: dict[str, Any]) -> str:
         f"# journeyprobe benchmarks, {m['time']}",
         "",
         f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']}, aiohttp {m['aiohttp']}, "
-        f"blackbox_exporter {m['blackbox_exporter'] or 'not installed'}; load average at start "
+        f"{m['blackbox_exporter'] or 'blackbox_exporter not installed'}; load average at start "
         f"{' '.join(str(x) for x in m['loadavg_at_start'])}.",
         "",
         "## Targets",
