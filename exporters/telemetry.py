@@ -36,7 +36,7 @@ from agent.trace_context import SYNTHETIC_TRACESTATE
 from exporters import names as n
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
 from exporters.self_metrics import register_self_metrics
-from exporters.tracing import RootContexts, RunSpans, SpanHooks
+from exporters.tracing import IdOnlyTracer, RootContexts, RunSpans, SpanHooks
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -107,7 +107,9 @@ class Telemetry:
         self.layout_shift = meter.create_histogram(n.BROWSER_LAYOUT_SHIFT, unit="1",
                                                    description="Cumulative layout shift of pages browser steps load.")
         self.roots = RootContexts()
-        tracer = self.tracer_provider.get_tracer(n.METER_NAME, __version__)
+        exporting = bool(span_exporters) or span_exporter is not None
+        tracer: Any = (self.tracer_provider.get_tracer(n.METER_NAME, __version__) if exporting
+                       else IdOnlyTracer())
         self.hooks = SpanHooks(tracer, self.http_duration, location, tracestate, self.roots)
         self._slo_callbacks: list[Callable[[], Iterable[SloSample]]] = []
         self._closed = False
