@@ -105,8 +105,9 @@ def _request_arguments(request: HttpRequest, ctx: RunContext) -> dict[str, Any]:
             "headers": {k: ctx.variables.render(v) for k, v in request.headers.items()},
             "allow_redirects": request.follow_redirects,
             "max_redirects": max(request.max_redirects, 1),
-            "ssl": ssl_context(request.verify_tls),
         }
+        if url.scheme == "https" or not request.verify_tls:
+            kwargs["ssl"] = ssl_context(request.verify_tls)
         if request.query:
             kwargs["params"] = {k: ctx.variables.render(v) for k, v in request.query.items()}
         if request.json_body is not None:

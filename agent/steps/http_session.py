@@ -19,7 +19,9 @@ def ssl_context(verify: bool) -> object:
 
 
 def new_session(settings: ProbeSettings) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=0, use_dns_cache=False, ssl=ssl_context(True))  # type: ignore[arg-type]
+    # TLS contexts are chosen per request (steps/http.py); loading the CA store costs ~20 ms,
+    # which an http-only `check` need not pay.
+    connector = aiohttp.TCPConnector(limit=0, use_dns_cache=False)
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for 127.0.0.1 too, as a browser keeps them
