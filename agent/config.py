@@ -32,6 +32,8 @@ class BrowserConfig(_Strict):
 class StorageConfig(_Strict):
     path: str = "journeyprobe.db"
     retention: Duration = 35 * 86400
+    run_retention: Duration | None = Field(
+        default=None, description="keep whole results this long (default: retention); SLO counts keep retention")
     batch_size: int = Field(default=200, ge=1, le=10_000)
     flush_interval: Duration = 0.5
 

@@ -66,7 +66,8 @@ class Daemon:
         journeys = await asyncio.to_thread(load_journeys, self.journey_paths)  # LoadError: bad at start
         storage = self.config.storage
         self.state.store = await Store.open(storage.path, retention_s=storage.retention,
-                                            batch_size=storage.batch_size, flush_interval=storage.flush_interval)
+                                            run_retention_s=storage.run_retention, batch_size=storage.batch_size,
+                                            flush_interval=storage.flush_interval)
         self.closers.append(self._close_browser)
         await self._install_extensions()
         self._apply(journeys)

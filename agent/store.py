@@ -118,9 +118,11 @@ class Store(ReportQueries):
     """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`."""
 
     def __init__(self, path: str, *, retention_s: float, batch_size: int, flush_interval: float,
-                 max_queue: int) -> None:
+                 max_queue: int, run_retention_s: float | None = None) -> None:
         self.path = path
         self.retention_s = retention_s
+        # whole results may be kept for less time than the per-minute counts the SLOs read
+        self.run_retention_s = min(retention_s, run_retention_s if run_retention_s is not None else retention_s)
         self.batch_size = max(1, batch_size)
         self.flush_interval = flush_interval
         self.max_queue = max(self.batch_size, max_queue)
@@ -146,10 +148,11 @@ class Store(ReportQueries):
 
     @classmethod
     async def open(cls, path: str | Path, *, retention_s: float = 35 * 86400, batch_size: int = 200,
-                   flush_interval: float = 0.5, max_queue: int = 10_000) -> Store:
+                   flush_interval: float = 0.5, max_queue: int = 10_000,
+                   run_retention_s: float | None = None) -> Store:
         """Open (creating or migrating) the store at `path`; ":memory:" for a private one."""
         store = cls(str(path), retention_s=retention_s, batch_size=batch_size,
-                    flush_interval=flush_interval, max_queue=max_queue)
+                    flush_interval=flush_interval, max_queue=max_queue, run_retention_s=run_retention_s)
         try:
             await store._on_writer(store._open_writer)
             if store.path != ":memory:":
@@ -216,10 +219,11 @@ class Store(ReportQueries):
         return await self._prune(now)
 
     async def _prune(self, now: float | None = None) -> int:
-        cutoff = (time.time() if now is None else now) - self.retention_s
-        if cutoff == float("-inf"):  # retention_s=inf: keep everything
+        now = time.time() if now is None else now
+        cutoff, run_cutoff = now - self.retention_s, now - self.run_retention_s
+        if run_cutoff == float("-inf"):  # retention_s=inf: keep everything
             return 0
-        deleted = await self._on_writer(self._prune_sync, cutoff)
+        deleted = await self._on_writer(self._prune_sync, cutoff, run_cutoff)
         if deleted:
             log.info("result store %s: pruned %d runs older than retention", self.path, deleted)
         return deleted
@@ -360,7 +364,7 @@ class Store(ReportQueries):
             "since = excluded.since, last_notified = excluded.last_notified, details = excluded.details",
             row)
 
-    def _prune_sync(self, cutoff: float) -> int:
+    def _prune_sync(self, cutoff: float, run_cutoff: float) -> int:
         """Per journey (and SLO), so each DELETE is an index range, not a table scan."""
         conn = self._wconn
         assert conn is not None
@@ -376,7 +380,7 @@ class Store(ReportQueries):
         with _transaction(conn):
             for journey in journeys:
                 deleted += conn.execute("DELETE FROM runs WHERE journey = ? AND started_at < ?",
-                                        (journey, cutoff)).rowcount
+                                        (journey, run_cutoff)).rowcount
             for journey, slo in pairs:
                 conn.execute("DELETE FROM minute_counts WHERE journey = ? AND slo = ? AND minute < ?",
                              (journey, slo, cutoff_minute))

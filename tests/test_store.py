@@ -244,6 +244,20 @@ async def test_retention(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_run_retention_shorter_than_count_retention(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "jp.db", retention_s=10 * 3600, run_retention_s=3600)
+    now = time.time()
+    await store.add(result("a", now - 7200), {"s": True})
+    await store.add(result("a", now - 60), {"s": False})
+    await store.flush()
+    assert await store.prune(now) == 1
+    [kept] = await store.runs("a")
+    assert datetime.fromisoformat(kept["started_at"].replace("Z", "+00:00")).timestamp() > now - 3600
+    counts = await store.minute_counts("s", "a", 0, 2**40)  # the SLO's counts stay for the longer retention
+    assert counts == [(int((now - 7200) // 60), 1, 1, 0), (int((now - 60) // 60), 0, 1, 0)]
+    await store.close()
+
+
 async def test_wal_and_reopen_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "jp.db"
     store = await Store.open(path)
