@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -49,6 +49,40 @@ class ReportQueries:
             "WHERE journey = ? AND slo = ? AND minute >= ? AND minute < ? GROUP BY b ORDER BY b",
             (since_minute, size, journey, slo, since_minute, until_minute))
         return [(int(b), int(g), int(t), int(x)) for b, g, t, x in rows]
+
+    async def minute_counts_many(self, requests: Sequence[tuple[str, str, int, int, int]],
+                                 ) -> list[list[tuple[int, int, int, int]]]:
+        """Many reads of `minute_counts` in one call on the reader thread, for the SLO engine.
+
+        Each request is (journey, slo, since_minute, until_minute, bucket_minutes); its answer
+        is the (minute, good, total, excluded) rows of since_minute <= minute < until_minute,
+        ascending, summed per bucket of `bucket_minutes` minutes from since_minute (each row
+        keyed by its bucket's first minute; 1: per minute). Empty buckets are left out. Each
+        request is one index range, summed by SQLite, so a 30-day SLO read as 4,400 minutes and
+        650 hours makes 5,000 Python rows rather than 43,200.
+        """
+        self._check_open()
+
+        def read() -> list[list[tuple[int, int, int, int]]]:
+            assert self._rconn is not None
+            conn = self._rconn
+            out: list[list[tuple[int, int, int, int]]] = []
+            for journey, slo, since, until, bucket in requests:
+                size = max(1, int(bucket))
+                if size == 1:
+                    rows = conn.execute(
+                        "SELECT minute, good, total, excluded FROM minute_counts WHERE journey = ? "
+                        "AND slo = ? AND minute >= ? AND minute < ? ORDER BY minute",
+                        (journey, slo, since, until)).fetchall()
+                else:
+                    rows = conn.execute(
+                        "SELECT ? + (minute - ?) / ? * ? AS b, SUM(good), SUM(total), SUM(excluded) "
+                        "FROM minute_counts WHERE journey = ? AND slo = ? AND minute >= ? AND minute < ? "
+                        "GROUP BY b ORDER BY b", (since, since, size, size, journey, slo, since, until)).fetchall()
+                out.append(rows)
+            return out
+
+        return await self._on_reader(read)
 
     async def duration_quantiles(self, journey: str, since: float, until: float,
                                  quantiles: tuple[float, ...] = (0.5, 0.95),

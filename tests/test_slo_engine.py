@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
-from agent.slo.engine import SloEngine, slo_key
+from agent.slo.engine import LOAD_BATCH, SloEngine, bucketed, slo_key
 from agent.slo.indicator import verdicts
+from agent.slo.windows import BURN_WINDOWS, minute_of
 from agent.store import Store
 from tests.test_slo_fixtures import DAY, NOW, FakeStore, run_result, slo_journey
 
@@ -173,3 +176,121 @@ async def test_evaluation_is_fast_for_many_slos() -> None:
     assert len(reports) == 200
     assert time.perf_counter() - started < 1.0
     assert DAY  # the 30-day windows above hold 43,200 minutes each
+
+
+# -- 30-day windows from the tiered series, batched reads ----------------------------------------
+
+WINDOW_30D = 30 * 1440
+
+
+def history(seed: int, since: int, until: int) -> dict[int, tuple[int, int, int]]:
+    """About one run a minute with a few failures and agent-side runs, some minutes empty."""
+    rng = random.Random(seed)
+    out = {}
+    for m in range(since, until):
+        if rng.random() < 0.9:
+            total = rng.randint(1, 3)
+            out[m] = (total - int(rng.random() < 0.05), total, int(rng.random() < 0.02))
+    return out
+
+
+def naive(counts: dict[int, tuple[int, int, int]], minutes: int, end: int) -> tuple[int, int, int]:
+    rows = [counts[m] for m in range(end - minutes + 1, end + 1) if m in counts]
+    return sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows)
+
+
+async def history_stores(tmp_path: Path, journeys: dict[str, dict[int, tuple[int, int, int]]]
+                         ) -> tuple[Store, FakeStore]:
+    """The same minute counts (of each journey's one SLO) in a real store and a fake one."""
+    path = tmp_path / "jp.db"
+    await (await Store.open(path)).close()
+    conn = sqlite3.connect(path)
+    fake = FakeStore()
+    with conn:
+        for name, counts in journeys.items():
+            conn.executemany("INSERT INTO minute_counts VALUES (?, ?, ?, ?, ?, ?)",
+                             [(name, f"{name}-success", m, *c) for m, c in counts.items()])
+            fake.counts.update({(name, f"{name}-success", m): list(c) for m, c in counts.items()})
+    conn.close()
+    return await Store.open(path, retention_s=float("inf")), fake
+
+
+async def test_thirty_day_window_stays_exact_as_its_edge_moves(tmp_path: Path) -> None:
+    head = minute_of(NOW) + 17  # the window's far edge falls inside an hour
+    counts = history(7, head - WINDOW_30D - 300, head + 1)
+    store, fake = await history_stores(tmp_path, {"checkout": counts})
+    try:
+        engines = []
+        for target in (store, fake):
+            engine = SloEngine(target, clock=lambda: NOW)
+            engine.set_journeys([JOURNEYS["checkout"]])
+            await engine.sync(head * 60 + 30)
+            engines.append(engine)
+        for step in range(0, 200, 7):  # three hours and more, no new runs: the edge moves on
+            now = (head + step) * 60 + 30
+            for engine in engines:
+                await engine.sync(now)
+                [report] = engine.evaluate(now)
+                c = report.overall.counts
+                assert (c.good, c.total, c.excluded) == naive(counts, WINDOW_30D, head + step), step
+                for name, seconds in BURN_WINDOWS.items():
+                    w = report.windows[name].counts
+                    assert (w.good, w.total, w.excluded) == naive(counts, round(seconds / 60), head + step)
+        assert engines[0].reads < engines[1].reads  # batched: one call for many SLOs and ranges
+    finally:
+        await store.close()
+
+
+async def test_many_slos_load_in_few_reads_and_stepwise(tmp_path: Path) -> None:
+    count = 2 * LOAD_BATCH + 10
+    head = minute_of(NOW)
+    histories = {f"j{i:03d}": history(i, head - 4 * 1440, head + 1) for i in range(count)}
+    store, _ = await history_stores(tmp_path, histories)
+    try:
+        journeys = [slo_journey(name) for name in histories]
+        engine = SloEngine(store, clock=lambda: NOW)
+        engine.set_journeys(journeys)
+        await engine.sync(NOW, load_budget_s=0.0)  # the budget is checked between batches
+        assert engine.pending_loads == count - LOAD_BATCH and engine.reads == 1
+        reports = {r.key: r for r in engine.evaluate(NOW)}
+        assert sum(r.loaded for r in reports.values()) == LOAD_BATCH
+        await engine.sync(NOW)
+        assert engine.pending_loads == 0 and engine.reads == 3
+        for report in engine.evaluate(NOW):
+            c = report.overall.counts
+            assert (c.good, c.total, c.excluded) == naive(histories[report.journey], WINDOW_30D, head)
+    finally:
+        await store.close()
+
+
+async def test_days_without_a_sync_reload_the_history() -> None:
+    store = FakeStore()
+    head = minute_of(NOW)
+    counts = history(3, head - 10 * 1440, head + 6 * 1440)
+    engine = SloEngine(store, clock=lambda: NOW)
+    engine.set_journeys([JOURNEYS["checkout"]])
+    store.counts.update({("checkout", "checkout-success", m): list(c) for m, c in counts.items() if m <= head})
+    await engine.sync(NOW)
+    store.counts.update({("checkout", "checkout-success", m): list(c) for m, c in counts.items()})
+    later = NOW + 5 * DAY  # e.g. the machine slept: the minutes since then come from the store again
+    await engine.sync(later)
+    [report] = engine.evaluate(later)
+    c = report.overall.counts
+    assert report.loaded and (c.good, c.total, c.excluded) == naive(counts, WINDOW_30D, head + 5 * 1440)
+
+
+async def test_batched_reads_equal_single_ones(tmp_path: Path) -> None:
+    head = minute_of(NOW)
+    hour = (head - 500) // 60 * 60
+    big = {hour + 61: (2**20 + 5, 2**20 + 9, 3), hour + 62: (1, 1, 0)}  # large hourly sums
+    store, fake = await history_stores(tmp_path, {"checkout": history(5, head - 500, head + 1), "big": big})
+    try:
+        requests = [("checkout", "checkout-success", head - 500 + d, head - d, size)
+                    for d, size in ((0, 1), (3, 60), (60, 7), (250, 1), (0, 1000))]
+        requests += [("checkout", "checkout-success", hour, head - 7, 60), ("big", "big-success", hour, head, 60),
+                     ("nope", "checkout-success", hour, head, 60)]
+        want = [bucketed(await fake.minute_counts(s, j, a, b), a, n) for j, s, a, b, n in requests]
+        assert await store.minute_counts_many(requests) == want
+        assert await SloEngine(fake).read(requests) == want
+    finally:
+        await store.close()

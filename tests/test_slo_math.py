@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from agent.slo.engine import bucketed
 from agent.slo.math import (
     alert_pairs,
     burn_rate,
@@ -14,7 +17,7 @@ from agent.slo.math import (
     single_failure_burn,
     sli,
 )
-from agent.slo.windows import MinuteSeries, minutes_of
+from agent.slo.windows import BURN_WINDOWS, FINE_MINUTES, Counts, MinuteSeries, TieredSeries, minutes_of
 
 DAY = 86400.0
 
@@ -151,3 +154,101 @@ def test_window_minutes() -> None:
     assert minutes_of(28 * DAY) == 40320
     assert minutes_of(300) == 5
     assert minutes_of(1) == 1
+
+
+# -- the tiered series against a naive sum over 30 days of minutes ---------------------------
+
+WINDOWS = [30 * 1440, 28 * 1440, 4 * 1440 + 17, 2 * 1440]  # in minutes; 2d fits the minute tier
+
+
+class NaiveStore:
+    """Per-minute counts in dense lists from `base`, read the way the engine reads the store."""
+
+    def __init__(self, base: int, size: int) -> None:
+        self.base = base
+        self.counts = [[0] * size for _ in range(3)]
+
+    def put(self, minute: int, g: int, t: int, x: int) -> None:
+        for k, v in enumerate((g, t, x)):
+            self.counts[k][minute - self.base] += v
+
+    def rows(self, since: int, until: int) -> list[tuple[int, int, int, int]]:
+        g, t, x = self.counts
+        return [(m, g[i], t[i], x[i]) for m in range(since, until)
+                if (i := m - self.base) >= 0 and (g[i] or t[i] or x[i])]
+
+    def read(self, since: int, until: int, size: int) -> list[tuple[int, int, int, int]]:
+        return bucketed(self.rows(since, until), since, size)
+
+    def window(self, minutes: int, end: int) -> Counts:
+        a, b = end - minutes + 1 - self.base, end + 1 - self.base
+        return Counts(*(sum(c[max(0, a):b]) for c in self.counts))
+
+
+def random_history(rng: random.Random, store: NaiveStore, since: int, until: int, density: float) -> None:
+    for minute in range(since, until):
+        if rng.random() < density:
+            total = rng.randint(1, 4)
+            store.put(minute, rng.randint(0, total), total, int(rng.random() < 0.1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32), offset=st.integers(0, 59), density=st.sampled_from([1.0, 0.5, 0.05]),
+       steps=st.lists(st.tuples(st.sampled_from([0, 1, 2, 7, 59, 60, 61, 150, 1000, 4300]), st.booleans()),
+                      max_size=10))
+def test_tiered_windows_equal_naive_sums(seed: int, offset: int, density: float,
+                                         steps: list[tuple[int, bool]]) -> None:
+    rng = random.Random(seed)
+    head = 29_000_000 + offset  # unix minutes, ~2025
+    store = NaiveStore(head - 31 * 1440, 31 * 1440 + 10 * 4300 + 10)
+    random_history(rng, store, store.base, head + 1, density)
+    everything = []  # (series, whether its edge buffer is kept filled)
+    for window in WINDOWS:
+        for edge in (True, False):
+            series = TieredSeries(window, head)
+            ranges = series.load_ranges()
+            if not edge:  # without the edge buffer: the SLO window is off by at most the edge hour's counts
+                ranges = ranges[:2]
+            series.load([store.read(*r) for r in ranges])
+            check_windows(series, store, exact=edge)
+            everything.append((series, edge))
+    for delta, observe in steps:
+        settled = head
+        head += delta
+        random_history(rng, store, settled + 1, head + 1, density)
+        news = []
+        if observe:  # runs counted as they finish, in the newest minute
+            news = [rng.randint(0, 2), rng.randint(2, 3), rng.randint(0, 1)]
+            store.put(head, *news)
+        # the engine's settle: minutes from a few before the last settled one, exact from the store
+        counts = {m: (g, t, x) for m, g, t, x in store.rows(settled - 4, head + 1)}
+        for series, edge in everything:
+            if news:
+                assert series.add(head, *news)
+            series.assign(settled - 4, head, counts)
+            if edge and (wanted := series.edge_wanted()) is not None:
+                series.set_edge(*wanted, store.rows(*wanted))
+            check_windows(series, store, exact=edge)
+
+
+def check_windows(series: TieredSeries, store: NaiveStore, *, exact: bool) -> None:
+    head = series.head
+    assert series.boundary <= head - FINE_MINUTES + 60
+    for seconds in BURN_WINDOWS.values():
+        minutes = minutes_of(seconds)
+        assert series.window(minutes) == store.window(minutes, head), (seconds, head)
+    got, want = series.window(series.window_minutes), store.window(series.window_minutes, head)
+    if exact or series.window_minutes <= FINE_MINUTES - 60:
+        assert got == want
+    else:
+        first = head - series.window_minutes + 1
+        hour = store.window(60, first // 60 * 60 + 59)  # the hour the window starts in
+        for g, w, h in ((got.good, want.good, hour.good), (got.total, want.total, hour.total),
+                        (got.excluded, want.excluded, hour.excluded)):
+            assert abs(g - w) <= h
+
+
+def test_tiered_series_is_small() -> None:
+    series = TieredSeries(30 * 1440, 29_000_000)
+    series.set_edge(*(series.edge_wanted() or (0, 0)), [])
+    assert series.nbytes < 64 * 1024  # 1,000 30-day SLOs: < 62 MiB, against 494 MiB of minutes

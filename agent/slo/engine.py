@@ -5,10 +5,14 @@ Counts come from two places. `observe` adds a finished run at once, so the statu
 started in it has finished and been committed), and loads an SLO's history the first time.
 Setting a settled minute to the store's count is idempotent, so nothing is ever counted
 twice, however the two paths interleave.
+
+Reads are batched: a store with `minute_counts_many` (`agent.store.Store`) answers the reads
+of many SLOs in one call; any other `CountsStore` is asked SLO by SLO.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,16 +22,39 @@ from agent.model import Journey, Slo
 from agent.result import RunResult
 from agent.slo.indicator import is_good
 from agent.slo.math import burn_rate, error_budget_remaining, sli
-from agent.slo.windows import BURN_WINDOWS, Counts, MinuteSeries, minute_of, minutes_of
+from agent.slo.windows import BURN_WINDOWS, Counts, Row, TieredSeries, minute_of, minutes_of
 
 REASSIGN_MINUTES = 5  # settled minutes read again on each sync, in case the store lagged
+LOAD_BATCH = 50  # SLOs whose history one store call reads (the load budget is checked between)
+
+Request = tuple[str, str, int, int, int]
+"""(journey, slo, since_minute, until_minute, bucket_minutes) of one read."""
 
 
 class CountsStore(Protocol):
-    """The part of `agent.store.Store` the engine reads."""
+    """The part of `agent.store.Store` the engine needs."""
 
     async def minute_counts(self, slo: str, journey: str, since_minute: int,
                             until_minute: int) -> list[tuple[int, int, int, int]]: ...
+
+
+class BatchCountsStore(CountsStore, Protocol):
+    """A store that also answers many reads at once (`agent.store.Store`)."""
+
+    async def minute_counts_many(self, requests: Sequence[Request]) -> list[list[Row]]: ...
+
+
+def bucketed(rows: Iterable[Row], since: int, size: int) -> list[Row]:
+    """Per-minute rows summed per bucket of `size` minutes from `since` (keyed by its first minute)."""
+    if size == 1:
+        return list(rows)
+    sums: dict[int, list[int]] = {}
+    for minute, g, t, x in rows:
+        c = sums.setdefault(since + (minute - since) // size * size, [0, 0, 0])
+        c[0] += g
+        c[1] += t
+        c[2] += x
+    return [(b, c[0], c[1], c[2]) for b, c in sorted(sums.items())]
 
 
 def slo_key(journey: str, slo: str) -> str:
@@ -85,7 +112,7 @@ class SloTracker:
         self.journey_name = journey.name
         self.slo = slo
         self.window_minutes = max(minutes_of(slo.window), max(minutes_of(s) for s in BURN_WINDOWS.values()))
-        self.series: MinuteSeries | None = None
+        self.series: TieredSeries | None = None
         self.settled = 0  # minutes up to here hold the store's committed counts
         self.commit_margin_s = commit_margin_s
         self.run_span_s = 0.0
@@ -188,44 +215,116 @@ class SloEngine:
     async def sync(self, now: float | None = None, *, load_budget_s: float | None = None) -> None:
         """Load the history of new SLOs and make newly settled minutes exact from the store.
 
-        With `load_budget_s`, history loads stop after that long; the rest load next time.
+        With `load_budget_s`, history loads stop after that long (checked after every batch of
+        LOAD_BATCH SLOs, so one batch always loads); the rest load next time and show as not
+        loaded (`loading: true`, no alerts) meanwhile.
         """
         now = self.now() if now is None else now
         started = time.monotonic()
         flush = getattr(self.store, "flush", None)
-        settling = any(t.loaded and t.settled_until(now) > t.settled for t in self.trackers.values())
-        if flush is not None and settling:
+        loaded = [t for t in self.trackers.values() if t.series is not None]
+        if flush is not None and any(t.settled_until(now) > t.settled for t in loaded):
             await flush()  # what is still queued for the store belongs in the minutes about to settle
-        for tracker in list(self.trackers.values()):
-            if tracker.series is None:
-                if load_budget_s is not None and time.monotonic() - started > load_budget_s:
-                    continue
-                await self._load(tracker, now)
-            else:
-                await self._settle(tracker, now)
+        await self._settle(loaded, now)
+        await self._read_edges([t for t in loaded if t.series is not None], now)
+        pending = [t for t in self.trackers.values() if t.series is None]
+        batches = [pending[i:i + LOAD_BATCH] for i in range(0, len(pending), LOAD_BATCH)]
+        if not batches:
+            return
+        plans, requests = self._plan(batches[0], now)
+        reading = asyncio.ensure_future(self.read(requests))
+        try:
+            for k in range(len(batches)):
+                results = await reading
+                over = load_budget_s is not None and time.monotonic() - started > load_budget_s
+                more = k + 1 < len(batches) and not over  # at least one batch loads at each sync
+                if more:  # the store reads the next batch while this one is built
+                    next_plans, requests = self._plan(batches[k + 1], now)
+                    reading = asyncio.ensure_future(self.read(requests))
+                self._take(plans, results, now)
+                if not more:
+                    break
+                plans = next_plans
+        finally:
+            reading.cancel()
 
-    async def _load(self, tracker: SloTracker, now: float) -> None:
+    async def read(self, requests: Sequence[Request]) -> list[list[Row]]:
+        """The rows of each request, in one store call if the store can, else one per request."""
+        if not requests:
+            return []
+        many = getattr(self.store, "minute_counts_many", None)
+        if many is not None:
+            self.reads += 1
+            return list(await many(requests))
+        out = []
+        for journey, slo, since, until, size in requests:
+            rows = await self.store.minute_counts(slo, journey, since, until)
+            self.reads += 1
+            out.append(bucketed(rows, since, size))
+        return out
+
+    def _current(self, tracker: SloTracker) -> bool:
+        return tracker.series is not None and self.trackers.get(tracker.key) is tracker
+
+    def _plan(self, trackers: Sequence[SloTracker], now: float) -> tuple[list[tuple[SloTracker, TieredSeries,
+                                                                                 int, int]], list[Request]]:
+        """Empty series for these trackers and the store reads that fill them."""
         head = minute_of(now)
-        capacity = tracker.window_minutes + 2
-        rows = await self.store.minute_counts(tracker.slo.name, tracker.journey_name,
-                                              head - capacity + 2, head + 1)
-        self.reads += 1
-        if self.trackers.get(tracker.key) is not tracker:
-            return  # replaced or removed meanwhile
-        tracker.series = MinuteSeries.from_rows(capacity, head, rows)
-        tracker.settled = tracker.settled_until(now)
+        plans = []
+        requests: list[Request] = []
+        for tracker in trackers:
+            series = TieredSeries(minutes_of(tracker.slo.window), head)
+            ranges = series.load_ranges()
+            plans.append((tracker, series, len(requests), len(requests) + len(ranges)))
+            requests += [(tracker.journey_name, tracker.slo.name, *r) for r in ranges]
+        return plans, requests
 
-    async def _settle(self, tracker: SloTracker, now: float) -> None:
-        settled = tracker.settled_until(now)
-        if settled <= tracker.settled:
-            return
-        start = tracker.settled - REASSIGN_MINUTES + 1
-        rows = await self.store.minute_counts(tracker.slo.name, tracker.journey_name, start, settled + 1)
-        self.reads += 1
-        if tracker.series is None or self.trackers.get(tracker.key) is not tracker:
-            return
-        tracker.series.assign(start, settled, {m: (g, t, x) for m, g, t, x in rows})
-        tracker.settled = settled
+    def _take(self, plans: Sequence[tuple[SloTracker, TieredSeries, int, int]], results: Sequence[list[Row]],
+              now: float) -> None:
+        for tracker, series, a, b in plans:
+            if self.trackers.get(tracker.key) is not tracker or tracker.series is not None:
+                continue  # replaced or removed meanwhile
+            series.load(results[a:b])
+            tracker.series = series
+            tracker.settled = tracker.settled_until(now)
+
+    async def _settle(self, trackers: Sequence[SloTracker], now: float) -> None:
+        head = minute_of(now)
+        due = []
+        for tracker in trackers:
+            settled = tracker.settled_until(now)
+            if settled <= tracker.settled:
+                continue
+            start = tracker.settled - REASSIGN_MINUTES + 1
+            assert tracker.series is not None
+            tracker.series.advance(head)
+            if start < tracker.series.boundary:
+                tracker.series = None  # days without a sync: whole hours need the store; load again
+                continue
+            due.append((tracker, start, settled))
+        results = await self.read([(t.journey_name, t.slo.name, start, settled + 1, 1)
+                                   for t, start, settled in due])
+        for (tracker, start, settled), rows in zip(due, results, strict=True):
+            if not self._current(tracker):
+                continue
+            assert tracker.series is not None
+            tracker.series.assign(start, settled, {m: (g, t, x) for m, g, t, x in rows})
+            tracker.settled = settled
+
+    async def _read_edges(self, trackers: Sequence[SloTracker], now: float) -> None:
+        """Read the minutes at the far edge of SLO windows that moved on to a new hour."""
+        head = minute_of(now)
+        due = []
+        for tracker in trackers:
+            assert tracker.series is not None
+            tracker.series.advance(head)
+            wanted = tracker.series.edge_wanted()
+            if wanted is not None:
+                due.append((tracker, tracker.series, wanted))
+        results = await self.read([(t.journey_name, t.slo.name, *wanted, 1) for t, _, wanted in due])
+        for (tracker, series, wanted), rows in zip(due, results, strict=True):
+            if self._current(tracker) and tracker.series is series:
+                series.set_edge(*wanted, rows)
 
     def evaluate(self, now: float | None = None) -> list[SloReport]:
         """Every SLO's report at `now`: pure arithmetic on the in-memory counts."""
