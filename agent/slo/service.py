@@ -67,7 +67,7 @@ class SloService:
             now = self.clock() if now is None else now
             present = self._reconcile()
             await self.engine.sync(now, load_budget_s=max(1.0, self.every / 2))
-            reports = self.engine.evaluate(now)
+            reports = await self.engine.evaluate_in_slices(now)
             notes = await self.book.evaluate(reports, now)
             if present is not None and self.engine.pending_loads == 0:
                 notes += await self.book.retire(present, now)
@@ -79,7 +79,7 @@ class SloService:
 
     async def status(self) -> list[dict[str, Any]]:
         """The `/api/v1/slos` list, computed now from the in-memory counts."""
-        return slo_list(self.engine.evaluate(), self.book.active)
+        return slo_list(await self.engine.evaluate_in_slices(), self.book.active)
 
     def gauges(self) -> list[GaugePoint]:
         """The SLO gauges as of the last evaluation; safe to call from any thread."""
