@@ -55,7 +55,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
     except (TimeoutError, asyncio.CancelledError):
         _notify(ctx, timing, status, ErrorType.TIMEOUT)
         raise
-    duration = finished - started
+    duration = finished - (timing.first_start or started)  # aiohttp's own setup is not the target's
     view = ResponseView(status=status, duration_s=duration, body=text, headers=headers,
                         cert_expires_in_days=cert_days)
     failures = tuple(msg for msg in (parse(e).evaluate(view) for e in step.expect) if msg)

@@ -33,6 +33,7 @@ class RequestTiming:
     ttfb_s: float = 0.0
     transfer_s: float = 0.0
     hops: int = 0
+    first_start: float = 0.0  # when aiohttp began the first hop: the request as the network sees it
     _dns_start: float = 0.0
     _create_start: float = 0.0
     _dns_end: float = 0.0
@@ -81,6 +82,8 @@ async def _request_start(session: Any, ctx: SimpleNamespace, params: aiohttp.Tra
     _current.set(timing)
     timing.hops += 1
     timing._sent = time.perf_counter()
+    if not timing.first_start:
+        timing.first_start = timing._sent
     if timing.on_request is not None:
         timing.on_request(timing, params)
 
