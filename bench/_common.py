@@ -312,3 +312,34 @@ def journey_dict(name: str, url: str, interval: float = 60.0, slo: bool = False)
             }
         ]
     return data
+
+
+def round_robin_check(runner: Any, journeys: Sequence[Any], store: Any, sinks: Sequence[Any]) -> Any:
+    """One check per call, journeys in turn: what the daemon does with a finished run
+    (`Daemon.publish`: the store with SLO verdicts, then every sink), without the scheduler."""
+    from agent.slo.indicator import verdicts
+
+    turn = 0
+
+    async def check() -> bool:
+        nonlocal turn
+        journey = journeys[turn % len(journeys)]
+        turn += 1
+        result = await runner.run(journey)
+        if store is not None:
+            await store.add(result, verdicts(journey, result))
+        for sink in sinks:
+            sink(result, journey)
+        return bool(result.passed)
+
+    return check
+
+
+async def curl_write_out(url: str, write_out: str) -> str:
+    """`curl -s -o /dev/null -w WRITE_OUT URL` in its own process (bounded to 10 s); its output."""
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-s", "-o", "/dev/null", "--max-time", "10", "-w", write_out, url,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    return out.decode()

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aiohttp
-from _common import at_concurrency, fmt, journey_dict, machine, print_table, target_process, write_json
+from _common import (
+    at_concurrency,
+    fmt,
+    journey_dict,
+    machine,
+    print_table,
+    round_robin_check,
+    target_process,
+    write_json,
+)
 
 from agent.model import Journey
 from agent.runner import Runner
@@ -101,25 +109,6 @@ def shared_connector() -> Iterator[None]:
         yield
     finally:
         http_session.new_session = original
-
-
-class CheapTracer:
-    """Non-recording spans with fresh ids: what tracing costs when no span processor exports them."""
-
-    def start_span(self, name: str, context: Any = None, **kwargs: Any) -> Any:
-        from opentelemetry import trace
-        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
-        parent = trace.get_current_span(context).get_span_context() if context is not None else None
-        trace_id = (
-            parent.trace_id
-            if parent is not None and parent.is_valid
-            else int.from_bytes(secrets.token_bytes(16), "big") or 1
-        )
-        span_id = int.from_bytes(secrets.token_bytes(8), "big") or 1
-        return NonRecordingSpan(
-            SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
-        )
 
 
 @contextmanager
@@ -216,7 +205,9 @@ async def _journeyprobe(
 
         telemetry = Telemetry(location="bench", prometheus=True)
         if variant.cheap_spans:
-            telemetry.hooks = dataclasses.replace(telemetry.hooks, tracer=CheapTracer())  # type: ignore[arg-type]
+            from exporters.tracing import IdOnlyTracer  # F4, now the default without a span exporter
+
+            telemetry.hooks = dataclasses.replace(telemetry.hooks, tracer=IdOnlyTracer())
         runner.observer_factory = telemetry.observer
         sinks.append(telemetry.record)
         closers.append(telemetry.aclose)
@@ -227,22 +218,7 @@ async def _journeyprobe(
         store = await Store.open(tmp / f"store-{time.monotonic_ns()}.db")
         sinks.append(lambda result, journey: log_run(result))
         closers.insert(0, store.close)
-    from agent.slo.indicator import verdicts
-
-    turn = 0
-
-    async def check() -> bool:
-        nonlocal turn
-        journey = journeys[turn % len(journeys)]
-        turn += 1
-        result = await runner.run(journey)
-        if store is not None:
-            await store.add(result, verdicts(journey, result))
-        for sink in sinks:
-            sink(result, journey)
-        return result.passed
-
-    return check, closers
+    return round_robin_check(runner, journeys, store, sinks), closers
 
 
 async def bench(url: str, checks: int, concurrency: int, rounds: int, names: list[str]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from _common import (
     probe_duration,
     proc_cpu_s,
     ratio,
+    round_robin_check,
     target_process,
     write_json,
 )
@@ -166,7 +167,6 @@ async def _contender(kind: str, url: str, concurrency: int) -> tuple[Any, Any]:
         for i in range(concurrency)
     ]
     runner = Runner(ProbeSettings(location="bench"))
-    turn = 0
     sinks: list[Any] = []
     closers: list[Any] = []
     if kind in ("telemetry", "daemon"):
@@ -181,7 +181,6 @@ async def _contender(kind: str, url: str, concurrency: int) -> tuple[Any, Any]:
         import logging
 
         from agent.logs import log_run, setup_logging
-        from agent.slo.indicator import verdicts
         from agent.store import Store
 
         tmp = tempfile.mkdtemp(prefix="jp-bench-cost-")
@@ -192,16 +191,7 @@ async def _contender(kind: str, url: str, concurrency: int) -> tuple[Any, Any]:
         sinks.append(lambda result, journey: log_run(result))
         closers.insert(0, store.close)
 
-    async def check() -> bool:
-        nonlocal turn
-        journey = journeys[turn % len(journeys)]
-        turn += 1
-        result = await runner.run(journey)
-        if store is not None:
-            await store.add(result, verdicts(journey, result))
-        for sink in sinks:
-            sink(result, journey)
-        return result.passed
+    check = round_robin_check(runner, journeys, store, sinks)
 
     async def close() -> None:
         for closer in closers:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml
 from _common import (
     CLK_TCK,
+    curl_write_out,
     fmt,
     journey_dict,
     machine,
@@ -191,20 +192,7 @@ def store_bytes(path: Path) -> int:
 
 async def scrape(url: str) -> int:
     """GET /metrics with curl (its own process: the scrape's client CPU is not the agent's)."""
-    proc = await asyncio.create_subprocess_exec(
-        "curl",
-        "-s",
-        "-o",
-        "/dev/null",
-        "--max-time",
-        "10",
-        "-w",
-        "%{size_download}",
-        url,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate()
-    return int(out.decode() or 0)
+    return int(await curl_write_out(url, "%{size_download}") or 0)
 
 
 async def bench(

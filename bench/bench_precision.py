@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aiohttp
 from _common import (
     blackbox_process,
+    curl_write_out,
     fmt,
     journey_dict,
     machine,
@@ -67,20 +68,7 @@ def measurers(bbase: str | None) -> dict[str, Measure]:
         return took if response.status == 200 else None
 
     async def curl(url: str) -> float | None:
-        proc = await asyncio.create_subprocess_exec(
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "--max-time",
-            "10",
-            "-w",
-            "%{time_total} %{http_code}",
-            url,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await proc.communicate()
-        total, code = out.decode().split()
+        total, code = (await curl_write_out(url, "%{time_total} %{http_code}")).split()
         return float(total) if code == "200" else None
 
     out: dict[str, Measure] = {"journeyprobe": journeyprobe, "aiohttp (bare)": bare}
