@@ -227,7 +227,8 @@ class RunSpans:
         started = timing.extras.get(_STARTED)
         if started is not None:
             context = trace.set_span_in_context(span) if span is not None else None
-            self._hooks.http_duration.record(time.perf_counter() - started, metric, context=context)
+            took = timing.duration_s or time.perf_counter() - started  # the step's figure once complete
+            self._hooks.http_duration.record(took, metric, context=context)
 
     # -- helpers ----------------------------------------------------------------------------------
     @property

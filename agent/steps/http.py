@@ -34,14 +34,13 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
     try:
         kwargs = _request_arguments(request, ctx)
         session = ctx.http_session()
-        started = time.perf_counter()  # the step's time is the request's: setup is the agent's
+        started = time.perf_counter()
         async with session.request(request.method, trace_request_ctx=timing, **kwargs) as response:
             status = response.status
             cert_days = _cert_expires_in_days(response)
             body_started = time.perf_counter()
             raw = await _read_capped(response, request.max_body)
-            finished = time.perf_counter()
-            timing.transfer_s = finished - body_started
+            duration = timing.finish(started, body_started, time.perf_counter())
             text = raw.decode(response.charset or "utf-8", errors="replace")
             headers = response.headers
         _notify(ctx, timing, status, None)
@@ -55,7 +54,6 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
     except (TimeoutError, asyncio.CancelledError):
         _notify(ctx, timing, status, ErrorType.TIMEOUT)
         raise
-    duration = finished - (timing.first_start or started)  # aiohttp's own setup is not the target's
     view = ResponseView(status=status, duration_s=duration, body=text, headers=headers,
                         cert_expires_in_days=cert_days)
     failures = tuple(msg for msg in (parse(e).evaluate(view) for e in step.expect) if msg)

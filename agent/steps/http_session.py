@@ -7,7 +7,7 @@ from functools import lru_cache
 import aiohttp
 
 from agent.steps.base import ProbeSettings
-from agent.steps.http_timing import make_ssl_context, make_trace_config
+from agent.steps.http_timing import TimedConnector, make_ssl_context, make_trace_config
 
 _TRACE_CONFIG = make_trace_config()
 
@@ -21,7 +21,7 @@ def ssl_context(verify: bool) -> object:
 def new_session(settings: ProbeSettings) -> aiohttp.ClientSession:
     # TLS contexts are chosen per request (steps/http.py); loading the CA store costs ~20 ms,
     # which an http-only `check` need not pay.
-    connector = aiohttp.TCPConnector(limit=0, use_dns_cache=False)
+    connector = TimedConnector(limit=0, use_dns_cache=False)
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for 127.0.0.1 too, as a browser keeps them

@@ -4,11 +4,19 @@ aiohttp signals the DNS lookup and the connection as a whole, but not the TLS ha
 its own. The handshake starts when asyncio wraps the connected socket in TLS, which it
 does through `SSLContext.wrap_bio`; `TimedSSLContext` notes that moment for the request
 under way (found through a context variable), which splits connect from tls.
+
+A request's duration is taken as curl takes `time_total`: from the first thing the network
+sees (DNS lookup, connect, or the request written on a kept-alive connection) to the moment
+the last byte of the response reaches the event loop. `TimedResponseHandler`, the protocol
+of `TimedConnector`'s connections, notes when response bytes arrive, so the Python work of
+parsing the response and waking the step's task (~1.5 ms on a 2-core machine) is not
+counted as the target's time.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import ssl
 import time
 from collections.abc import Callable
@@ -17,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from agent.result import Phases
@@ -33,16 +42,66 @@ class RequestTiming:
     ttfb_s: float = 0.0
     transfer_s: float = 0.0
     hops: int = 0
-    first_start: float = 0.0  # when aiohttp began the first hop: the request as the network sees it
+    duration_s: float = 0.0  # set by `finish` once the whole response is in
+    network_start: float = 0.0  # the first hop's DNS lookup, connect, or request write: what curl counts
     _dns_start: float = 0.0
     _create_start: float = 0.0
     _dns_end: float = 0.0
     _tls_start: float = 0.0
     _sent: float = 0.0
+    _first_byte: float = 0.0
+    _protocol: TimedResponseHandler | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def phases(self) -> Phases:
         return Phases(self.dns_s, self.connect_s, self.tls_s, self.ttfb_s, self.transfer_s)
+
+    def finish(self, started: float, read_started: float, read_finished: float) -> float:
+        """Close the transfer phase once the body is read; the request's duration, curl's way."""
+        end = read_finished
+        protocol = self._protocol
+        if protocol is not None and self._first_byte <= protocol.last_byte_at <= read_finished:
+            end = protocol.last_byte_at
+        self.transfer_s = end - (self._first_byte or read_started)
+        self.duration_s = end - (self.network_start or started)
+        return self.duration_s
+
+    def _network_begins(self, now: float) -> None:
+        if not self.network_start:
+            self.network_start = now
+
+
+class TimedResponseHandler(ResponseHandler):
+    """aiohttp's client protocol, noting when response bytes reach the event loop."""
+
+    first_byte_at = 0.0  # first byte since the last `take_first_byte`: one response's first byte
+    last_byte_at = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        if data:  # aiohttp calls it with b"" to resume decompression: no bytes arrived
+            now = time.perf_counter()
+            if not self.first_byte_at:
+                self.first_byte_at = now
+            self.last_byte_at = now
+        super().data_received(data)
+
+    def take_first_byte(self) -> float:
+        first, self.first_byte_at = self.first_byte_at, 0.0
+        return first
+
+
+class TimedConnector(aiohttp.TCPConnector):
+    """A TCPConnector whose connections use `TimedResponseHandler`.
+
+    aiohttp builds each connection's protocol with the connector's `_factory`; should a
+    future aiohttp drop it, durations fall back to the step task's own clock
+    (tests/test_http_timing.py fails first).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if hasattr(self, "_factory"):
+            self._factory = functools.partial(TimedResponseHandler, loop=self._loop)  # type: ignore[assignment]
 
 
 _current: contextvars.ContextVar[RequestTiming | None] = contextvars.ContextVar("request_timing",
@@ -82,8 +141,6 @@ async def _request_start(session: Any, ctx: SimpleNamespace, params: aiohttp.Tra
     _current.set(timing)
     timing.hops += 1
     timing._sent = time.perf_counter()
-    if not timing.first_start:
-        timing.first_start = timing._sent
     if timing.on_request is not None:
         timing.on_request(timing, params)
 
@@ -91,6 +148,7 @@ async def _request_start(session: Any, ctx: SimpleNamespace, params: aiohttp.Tra
 async def _dns_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
     if (timing := _timing(ctx)) is not None:
         timing._dns_start = time.perf_counter()
+        timing._network_begins(timing._dns_start)
 
 
 async def _dns_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
@@ -103,6 +161,7 @@ async def _create_start(session: Any, ctx: SimpleNamespace, params: Any) -> None
     if (timing := _timing(ctx)) is not None:
         timing._create_start = time.perf_counter()
         timing._dns_end = timing._tls_start = 0.0
+        timing._network_begins(timing._create_start)
 
 
 async def _create_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
@@ -120,12 +179,27 @@ async def _create_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
 
 async def _headers_sent(session: Any, ctx: SimpleNamespace, params: Any) -> None:
     if (timing := _timing(ctx)) is not None:
-        timing._sent = time.perf_counter()
+        timing._sent = time.perf_counter()  # aiohttp writes the buffered head right after this
+        timing._network_begins(timing._sent)
 
 
 async def _request_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
-    if (timing := _timing(ctx)) is not None:
-        timing.ttfb_s += time.perf_counter() - timing._sent
+    if (timing := _timing(ctx)) is None:
+        return
+    now = time.perf_counter()
+    protocol = _protocol_of(params.response)
+    first_byte = protocol.take_first_byte() if protocol is not None else 0.0
+    if not timing._sent <= first_byte <= now:  # not this response's (or not timed): the task's clock
+        first_byte = now
+    timing.ttfb_s += first_byte - timing._sent
+    timing._first_byte = first_byte
+    timing._protocol = protocol
+
+
+def _protocol_of(response: aiohttp.ClientResponse) -> TimedResponseHandler | None:
+    connection = response.connection
+    protocol = connection.protocol if connection is not None else getattr(response, "_protocol", None)
+    return protocol if isinstance(protocol, TimedResponseHandler) else None
 
 
 async def _request_redirect(session: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestRedirectParams) -> None:

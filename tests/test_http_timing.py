@@ -1,0 +1,139 @@
+"""A step's duration is the target's time, taken at the socket as curl takes `time_total`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from agent.model import Step
+from agent.result import Outcome
+from agent.steps import http as http_step
+from agent.steps.base import ProbeSettings, RunContext
+from agent.steps.http_session import _TRACE_CONFIG, new_session
+from agent.steps.http_timing import TimedConnector, TimedResponseHandler
+from agent.templating import Variables
+from tests.conftest import journey
+from tests.targets import serve
+
+DRIP_PAUSE_S = 0.15
+
+
+def drip_app() -> web.Application:
+    async def drip(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = 4
+        await response.prepare(request)
+        await response.write(b"he")  # head and first half now, the rest after a pause
+        await asyncio.sleep(DRIP_PAUSE_S)
+        await response.write(b"re")
+        await response.write_eof()
+        return response
+
+    async def delay(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("s", "0")))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/drip", drip)
+    app.router.add_get("/delay", delay)
+    return app
+
+
+@pytest.fixture
+async def base() -> AsyncIterator[str]:
+    async with serve(drip_app()) as url:
+        yield url
+
+
+def run_context(steps: list[dict[str, Any]], session: aiohttp.ClientSession | None = None) -> RunContext:
+    ctx = RunContext(journey=journey(steps), variables=Variables(), trace_id="0" * 32,
+                     deadline=asyncio.get_running_loop().time() + 30, settings=ProbeSettings())
+    ctx._session = session
+    return ctx
+
+
+async def test_connections_carry_the_timed_protocol(base: str) -> None:
+    """Fails first when an aiohttp upgrade stops building protocols from the connector's factory."""
+    async with new_session(ProbeSettings()) as session, session.get(f"{base}/delay") as response:
+        protocol = response.connection.protocol if response.connection else response._protocol  # type: ignore[attr-defined]
+        await response.read()
+    assert isinstance(protocol, TimedResponseHandler)
+    assert protocol.last_byte_at > 0
+
+
+async def test_agent_work_after_the_last_byte_is_not_the_targets_time(base: str) -> None:
+    """The agent busy for 120 ms once the answer is in (a loaded loop): the step stays ~50 ms."""
+    busy_s = 0.12
+
+    async def busy(session: Any, ctx: Any, params: Any) -> None:
+        time.sleep(busy_s)  # noqa: ASYNC251 - blocks the loop on purpose: the agent, not the target, is slow
+
+    blocker = aiohttp.TraceConfig()
+    blocker.on_request_end.append(busy)
+    session = aiohttp.ClientSession(connector=TimedConnector(limit=0), trace_configs=[_TRACE_CONFIG, blocker])
+    steps = [{"name": "get", "http": {"url": f"{base}/delay?s=0.05"}}]
+    ctx = run_context(steps, session)
+    started = time.perf_counter()
+    try:
+        result = await http_step.execute(ctx.journey.steps[0], ctx)
+    finally:
+        await ctx.aclose()
+    wall = time.perf_counter() - started
+    assert result.outcome is Outcome.SUCCESS, result.error
+    assert wall >= 0.05 + busy_s
+    assert 0.05 <= result.duration_s < 0.05 + busy_s / 2, result.duration_s
+    assert result.phases is not None and result.phases.ttfb_s < 0.05 + busy_s / 2
+
+
+async def test_a_dripping_body_shows_as_transfer_not_wait(base: str) -> None:
+    step = Step.model_validate({"name": "drip", "http": {"url": f"{base}/drip"}, "expect": ["body == \"here\""]})
+    ctx = run_context([step.model_dump(by_alias=True, exclude_unset=True)])
+    try:
+        result = await http_step.execute(step, ctx)
+    finally:
+        await ctx.aclose()
+    assert result.outcome is Outcome.SUCCESS, result.error
+    phases = result.phases
+    assert phases is not None
+    assert phases.transfer_s >= DRIP_PAUSE_S * 0.9
+    assert phases.ttfb_s < DRIP_PAUSE_S / 2
+    parts = phases.dns_s + phases.connect_s + phases.tls_s + phases.ttfb_s + phases.transfer_s
+    assert parts <= result.duration_s + 1e-6
+    assert result.duration_s - parts < 0.01  # what is left is aiohttp's own time between the phases
+
+
+async def test_kept_alive_connection_counts_from_the_request(base: str) -> None:
+    steps = [{"name": "first", "http": {"url": f"{base}/delay"}},
+             {"name": "second", "http": {"url": f"{base}/delay?s=0.08"}}]
+    ctx = run_context(steps)
+    try:
+        first = await http_step.execute(ctx.journey.steps[0], ctx)
+        second = await http_step.execute(ctx.journey.steps[1], ctx)
+    finally:
+        await ctx.aclose()
+    assert first.phases is not None and first.phases.connect_s > 0
+    assert second.phases is not None and second.phases.connect_s == 0  # the connection was reused
+    assert 0.08 <= second.duration_s < 0.08 + 0.05
+    assert second.phases.ttfb_s >= 0.08
+
+
+def test_handler_counts_only_real_bytes_and_one_first_byte_per_response() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        handler = TimedResponseHandler(loop=loop)
+        handler.data_received(b"")  # aiohttp's resume-decompression call: nothing arrived
+        assert handler.first_byte_at == 0.0 and handler.last_byte_at == 0.0
+        handler.data_received(b"HTTP/1.1 200 OK\r\n")
+        first = handler.first_byte_at
+        handler.data_received(b"Content-Length: 0\r\n\r\n")
+        assert first > 0 and handler.last_byte_at >= first
+        assert handler.take_first_byte() == first
+        assert handler.first_byte_at == 0.0  # the next response gets its own first byte
+    finally:
+        loop.close()
