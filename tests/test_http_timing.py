@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -16,6 +18,7 @@ from agent.result import Outcome
 from agent.steps import http as http_step
 from agent.steps.base import ProbeSettings, RunContext
 from agent.steps.http_session import _TRACE_CONFIG, new_session
+from agent.steps.http_socket import KERNEL_STAMPS, TimedSocket, timed_socket
 from agent.steps.http_timing import TimedConnector, TimedResponseHandler
 from agent.templating import Variables
 from tests.conftest import journey
@@ -104,8 +107,7 @@ async def test_a_dripping_body_shows_as_transfer_not_wait(base: str) -> None:
     assert phases.transfer_s >= DRIP_PAUSE_S * 0.9
     assert phases.ttfb_s < DRIP_PAUSE_S / 2
     parts = phases.dns_s + phases.connect_s + phases.tls_s + phases.ttfb_s + phases.transfer_s
-    assert parts <= result.duration_s + 1e-6
-    assert result.duration_s - parts < 0.01  # what is left is aiohttp's own time between the phases
+    assert result.duration_s == pytest.approx(parts)  # aiohttp's own time between the phases is left out
 
 
 async def test_kept_alive_connection_counts_from_the_request(base: str) -> None:
@@ -137,3 +139,82 @@ def test_handler_counts_only_real_bytes_and_one_first_byte_per_response() -> Non
         assert handler.first_byte_at == 0.0  # the next response gets its own first byte
     finally:
         loop.close()
+
+
+@pytest.fixture
+def thread_target() -> Iterator[str]:
+    """A raw HTTP/1.1 server in its own thread, answering after 80 ms: it keeps time while our loop is blocked."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                time.sleep(0.08)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=6)
+
+
+@pytest.mark.skipif(not KERNEL_STAMPS, reason="kernel receive stamps are Linux's")
+async def test_a_blocked_loop_does_not_stretch_the_targets_time(thread_target: str) -> None:
+    """The loop is blocked from 20 to 220 ms, while the answer arrives at ~80 ms: the kernel's stamp says 80."""
+    loop = asyncio.get_running_loop()
+    steps = [{"name": "get", "http": {"url": f"{thread_target}/"}, "expect": ["status == 200"]}]
+    ctx = run_context(steps)
+    started = time.perf_counter()
+    loop.call_later(0.02, time.sleep, 0.2)
+    try:
+        result = await http_step.execute(ctx.journey.steps[0], ctx)
+    finally:
+        await ctx.aclose()
+    assert result.outcome is Outcome.SUCCESS, result.error
+    assert time.perf_counter() - started >= 0.2
+    assert 0.08 <= result.duration_s < 0.15, result.duration_s
+
+
+@pytest.mark.skipif(not KERNEL_STAMPS, reason="kernel receive stamps are Linux's")
+def test_timed_socket_reads_the_kernels_arrival_stamp() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = timed_socket((socket.AF_INET, socket.SOCK_STREAM, 0, "", ()))
+    try:
+        assert isinstance(client, TimedSocket)
+        client.connect(listener.getsockname())
+        server, _ = listener.accept()
+        with server:
+            client.send(b"GET / HTTP/1.1\r\n\r\n")
+            sent = client.sent_at
+            assert server.recv(100).startswith(b"GET")
+            server.sendall(b"HTTP/1.1 200 OK\r\n")
+            arrived = time.perf_counter()
+            time.sleep(0.1)  # the bytes wait in the kernel
+            assert client.recv(100) == b"HTTP/1.1 200 OK\r\n"
+            assert sent - 0.001 <= client.received_at <= arrived + 0.01  # when they arrived, not when read
+            server.sendall(b"rest")
+            buffer = bytearray(16)
+            assert client.recv_into(buffer) == 4 and bytes(buffer[:4]) == b"rest"
+            assert client.received_at > arrived
+    finally:
+        client.close()
+        listener.close()

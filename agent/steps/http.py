@@ -40,7 +40,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
             cert_days = _cert_expires_in_days(response)
             body_started = time.perf_counter()
             raw = await _read_capped(response, request.max_body)
-            duration = timing.finish(started, body_started, time.perf_counter())
+            duration = timing.finish(body_started, time.perf_counter())
             text = raw.decode(response.charset or "utf-8", errors="replace")
             headers = response.headers
         _notify(ctx, timing, status, None)

@@ -5,12 +5,14 @@ its own. The handshake starts when asyncio wraps the connected socket in TLS, wh
 does through `SSLContext.wrap_bio`; `TimedSSLContext` notes that moment for the request
 under way (found through a context variable), which splits connect from tls.
 
-A request's duration is taken as curl takes `time_total`: from the first thing the network
-sees (DNS lookup, connect, or the request written on a kept-alive connection) to the moment
-the last byte of the response reaches the event loop. `TimedResponseHandler`, the protocol
-of `TimedConnector`'s connections, notes when response bytes arrive, so the Python work of
-parsing the response and waking the step's task (~1.5 ms on a 2-core machine) is not
-counted as the target's time.
+A request's duration is the sum of its phases, each taken as close to the wire as it can be,
+so that it is the target's and the network's time, as curl's `time_total` is:
+`TimedResponseHandler`, the protocol of `TimedConnector`'s connections, notes when the
+connection is made and when response bytes arrive, the latter from the kernel's receive
+stamps where there are any (`http_socket.TimedSocket`). The Python work in between (aiohttp
+building the request after the connect, parsing the response, waking the step's task:
+~1.5 ms on a 2-core machine, more when the loop is busy or the process was idle) is the
+agent's, not the target's, and is left out.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from agent.result import Phases
+from agent.steps.http_socket import TimedSocket, socket_of, timed_socket
+
+CLOCK_SLACK_S = 0.001  # kernel stamps come by the wall clock: tens of µs of jitter against perf_counter
 
 
 @dataclass(slots=True)
@@ -42,12 +47,12 @@ class RequestTiming:
     ttfb_s: float = 0.0
     transfer_s: float = 0.0
     hops: int = 0
-    duration_s: float = 0.0  # set by `finish` once the whole response is in
-    network_start: float = 0.0  # the first hop's DNS lookup, connect, or request write: what curl counts
+    duration_s: float = 0.0  # set by `finish` once the whole response is in: the phases' sum
     _dns_start: float = 0.0
     _create_start: float = 0.0
     _dns_end: float = 0.0
     _tls_start: float = 0.0
+    _connected: float = 0.0
     _sent: float = 0.0
     _first_byte: float = 0.0
     _protocol: TimedResponseHandler | None = None
@@ -56,30 +61,35 @@ class RequestTiming:
     def phases(self) -> Phases:
         return Phases(self.dns_s, self.connect_s, self.tls_s, self.ttfb_s, self.transfer_s)
 
-    def finish(self, started: float, read_started: float, read_finished: float) -> float:
+    def finish(self, read_started: float, read_finished: float) -> float:
         """Close the transfer phase once the body is read; the request's duration, curl's way."""
         end = read_finished
         protocol = self._protocol
-        if protocol is not None and self._first_byte <= protocol.last_byte_at <= read_finished:
-            end = protocol.last_byte_at
+        if protocol is not None and self._first_byte - CLOCK_SLACK_S <= protocol.last_byte_at <= read_finished:
+            end = max(protocol.last_byte_at, self._first_byte)
         self.transfer_s = end - (self._first_byte or read_started)
-        self.duration_s = end - (self.network_start or started)
+        self.duration_s = self.dns_s + self.connect_s + self.tls_s + self.ttfb_s + self.transfer_s
         return self.duration_s
-
-    def _network_begins(self, now: float) -> None:
-        if not self.network_start:
-            self.network_start = now
 
 
 class TimedResponseHandler(ResponseHandler):
-    """aiohttp's client protocol, noting when response bytes reach the event loop."""
+    """aiohttp's client protocol, noting when response bytes arrived."""
 
     first_byte_at = 0.0  # first byte since the last `take_first_byte`: one response's first byte
     last_byte_at = 0.0
+    timed_socket: TimedSocket | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        timing = _current.get()  # the request that opened the connection (its context is copied here)
+        if timing is not None:
+            timing._connected = time.perf_counter()
+        self.timed_socket = socket_of(transport)
+        super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
         if data:  # aiohttp calls it with b"" to resume decompression: no bytes arrived
-            now = time.perf_counter()
+            sock = self.timed_socket
+            now = sock.received_at if sock is not None and sock.received_at else time.perf_counter()
             if not self.first_byte_at:
                 self.first_byte_at = now
             self.last_byte_at = now
@@ -89,9 +99,13 @@ class TimedResponseHandler(ResponseHandler):
         first, self.first_byte_at = self.first_byte_at, 0.0
         return first
 
+    def request_sent_at(self) -> float:
+        """When the kernel was handed the latest request's first bytes (0 when unknown)."""
+        return self.timed_socket.sent_at if self.timed_socket is not None else 0.0
+
 
 class TimedConnector(aiohttp.TCPConnector):
-    """A TCPConnector whose connections use `TimedResponseHandler`.
+    """A TCPConnector whose connections use `TimedResponseHandler` over `TimedSocket`s.
 
     aiohttp builds each connection's protocol with the connector's `_factory`; should a
     future aiohttp drop it, durations fall back to the step task's own clock
@@ -99,7 +113,7 @@ class TimedConnector(aiohttp.TCPConnector):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(socket_factory=timed_socket, **kwargs)
         if hasattr(self, "_factory"):
             self._factory = functools.partial(TimedResponseHandler, loop=self._loop)  # type: ignore[assignment]
 
@@ -148,7 +162,6 @@ async def _request_start(session: Any, ctx: SimpleNamespace, params: aiohttp.Tra
 async def _dns_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
     if (timing := _timing(ctx)) is not None:
         timing._dns_start = time.perf_counter()
-        timing._network_begins(timing._dns_start)
 
 
 async def _dns_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
@@ -160,8 +173,7 @@ async def _dns_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
 async def _create_start(session: Any, ctx: SimpleNamespace, params: Any) -> None:
     if (timing := _timing(ctx)) is not None:
         timing._create_start = time.perf_counter()
-        timing._dns_end = timing._tls_start = 0.0
-        timing._network_begins(timing._create_start)
+        timing._dns_end = timing._tls_start = timing._connected = 0.0
 
 
 async def _create_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
@@ -169,18 +181,18 @@ async def _create_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
         return
     now = time.perf_counter()
     connect_from = timing._dns_end or timing._create_start
+    connected = timing._connected if connect_from <= timing._connected <= now else now
     if timing._tls_start:
         timing.connect_s += timing._tls_start - connect_from
-        timing.tls_s += now - timing._tls_start
+        timing.tls_s += connected - timing._tls_start
     else:
-        timing.connect_s += now - connect_from
+        timing.connect_s += connected - connect_from
     timing._sent = now
 
 
 async def _headers_sent(session: Any, ctx: SimpleNamespace, params: Any) -> None:
     if (timing := _timing(ctx)) is not None:
         timing._sent = time.perf_counter()  # aiohttp writes the buffered head right after this
-        timing._network_begins(timing._sent)
 
 
 async def _request_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
@@ -188,10 +200,14 @@ async def _request_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
         return
     now = time.perf_counter()
     protocol = _protocol_of(params.response)
+    sent = protocol.request_sent_at() if protocol is not None else 0.0
+    if not timing._sent <= sent <= now:  # aiohttp signals the head just before writing it
+        sent = timing._sent
     first_byte = protocol.take_first_byte() if protocol is not None else 0.0
-    if not timing._sent <= first_byte <= now:  # not this response's (or not timed): the task's clock
+    if not sent - CLOCK_SLACK_S <= first_byte <= now:  # not this response's (or not timed): the task's clock
         first_byte = now
-    timing.ttfb_s += first_byte - timing._sent
+    first_byte = max(first_byte, sent)
+    timing.ttfb_s += first_byte - sent
     timing._first_byte = first_byte
     timing._protocol = protocol
 
