@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -51,6 +51,10 @@ class Phases:
     ttfb_s: float = 0.0
     transfer_s: float = 0.0
 
+    def to_dict(self) -> dict[str, float]:
+        return {"dns_s": round(self.dns_s, 6), "connect_s": round(self.connect_s, 6), "tls_s": round(self.tls_s, 6),
+                "ttfb_s": round(self.ttfb_s, 6), "transfer_s": round(self.transfer_s, 6)}
+
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
@@ -79,7 +83,7 @@ class StepResult:
             "error_type": self.error_type,
         }
         if self.phases is not None:
-            out["phases"] = {k: round(v, 6) for k, v in asdict(self.phases).items()}
+            out["phases"] = self.phases.to_dict()
         if self.actions:
             out["actions"] = list(self.actions)
         if self.artifacts:
@@ -186,7 +190,9 @@ class RunResult:
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds: 2026-11-29T07:00:00.123Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    moment = moment.astimezone(UTC)
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+            f"{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
 
 
 def parse_timestamp(text: str) -> datetime:

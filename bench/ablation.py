@@ -222,17 +222,15 @@ async def _journeyprobe(
 
 
 async def bench(url: str, checks: int, concurrency: int, rounds: int, names: list[str]) -> dict[str, Any]:
-    import logging
 
-    from agent.logs import setup_logging
+    from agent.logs import setup_logging, stop_logging
 
     variants = [v for v in VARIANTS if not names or any(n in v.name for n in names)]
     per: dict[str, list[float]] = {v.name: [] for v in variants}
     failures = dict.fromkeys(per, 0)
     with tempfile.TemporaryDirectory(prefix="jp-bench-ablation-") as tmp:
-        setup_logging("text", "info")
         log_file = await asyncio.to_thread(open, os.path.join(tmp, "agent.log"), "w")
-        logging.getLogger().handlers[0].setStream(log_file)  # type: ignore[attr-defined]
+        setup_logging("text", "info", stream=log_file)
         try:
             for number in range(rounds):
                 order = variants[number % len(variants) :] + variants[: number % len(variants)]
@@ -245,6 +243,7 @@ async def bench(url: str, checks: int, concurrency: int, rounds: int, names: lis
                         file=sys.stderr,
                     )
         finally:
+            stop_logging()
             log_file.close()
     medians = {name: statistics.median(values) * 1e6 for name, values in per.items()}
     return {

@@ -178,15 +178,13 @@ async def _contender(kind: str, url: str, concurrency: int) -> tuple[Any, Any]:
         closers.append(telemetry.aclose)
     store: Any = None
     if kind == "daemon":
-        import logging
 
         from agent.logs import log_run, setup_logging
         from agent.store import Store
 
         tmp = tempfile.mkdtemp(prefix="jp-bench-cost-")
-        setup_logging("text", "info")
         log_file = await asyncio.to_thread(open, os.path.join(tmp, "agent.log"), "w")
-        logging.getLogger().handlers[0].setStream(log_file)  # type: ignore[attr-defined]
+        setup_logging("text", "info", stream=log_file)
         store = await Store.open(os.path.join(tmp, "store.db"))
         sinks.append(lambda result, journey: log_run(result))
         closers.insert(0, store.close)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import os
 import resource
 import shutil
@@ -208,13 +207,12 @@ async def bench(
 ) -> dict[str, Any]:
     from agent.config import AgentConfig
     from agent.daemon import Daemon
-    from agent.logs import setup_logging
+    from agent.logs import setup_logging, stop_logging
 
     folder = tmp / "journeys"
     write_journeys(folder, journeys, interval, url, slo)
-    setup_logging("text", "info")
     log_file = (tmp / "agent.log").open("w")
-    logging.getLogger().handlers[0].setStream(log_file)  # type: ignore[attr-defined]
+    setup_logging("text", "info", stream=log_file)
     config = AgentConfig.model_validate(
         {
             "location": "bench",
@@ -280,6 +278,7 @@ async def bench(
     t1 = time.perf_counter()
     await daemon.stop()
     stop_s = time.perf_counter() - t1
+    stop_logging()
     log_file.close()
     written, dropped = store.written, store.dropped
     size = store_bytes(Path(store.path))

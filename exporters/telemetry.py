@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import Histogram, MeterProvider, TraceBasedExemplarFilter
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, Histogram, MeterProvider, TraceBasedExemplarFilter
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
@@ -74,9 +74,12 @@ class Telemetry:
                 metric_exporter, export_interval_millis=otlp.interval_s * 1000,
                 export_timeout_millis=otlp.timeout_s * 1000 + 1000)
             readers.append(self._push)
+        # Exemplars (trace ids on histogram points) reach OTLP only: the Prometheus text format
+        # carries none, so with Prometheus alone they would be work for nothing on every run.
+        exemplars = otlp is not None or bool(metric_readers)
         self.meter_provider = MeterProvider(
             resource=self.resource, metric_readers=readers, shutdown_on_exit=False,
-            exemplar_filter=TraceBasedExemplarFilter(),
+            exemplar_filter=TraceBasedExemplarFilter() if exemplars else AlwaysOffExemplarFilter(),
             views=[*(View(instrument_type=Histogram, instrument_name=name,
                           aggregation=ExplicitBucketHistogramAggregation(n.DURATION_BUCKETS))
                      for name in (n.JOURNEY_DURATION, n.JOURNEY_STEP_DURATION, n.HTTP_CLIENT_DURATION,
@@ -98,8 +101,10 @@ class Telemetry:
                                                description="Duration of journey runs.")
         self.step_duration = meter.create_histogram(n.JOURNEY_STEP_DURATION, unit="s",
                                                     description="Duration of the steps of journey runs.")
-        self.success = meter.create_gauge(n.JOURNEY_SUCCESS,
-                                          description="1 if the journey's last run succeeded, else 0.")
+        # read at collection time: a dict write per run instead of an SDK measurement
+        self._last_success: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
+        meter.create_observable_gauge(n.JOURNEY_SUCCESS, [self._observe_success],
+                                      description="1 if the journey's last run succeeded, else 0.")
         self.http_duration = meter.create_histogram(n.HTTP_CLIENT_DURATION, unit="s",
                                                     description="Duration of HTTP client requests.")
         self.vital = meter.create_histogram(n.BROWSER_VITAL, unit="s",
@@ -147,7 +152,10 @@ class Telemetry:
             attributes = {**base, n.JOURNEY_STEP: step.name, n.JOURNEY_OUTCOME: step.outcome.value}
             self.step_duration.record(step.duration_s, attributes, context=context)
             self._record_vitals(step.vitals, {**base, n.JOURNEY_STEP: step.name}, context)
-        self.success.set(1 if result.passed else 0, base)
+        self._last_success[tuple(base.items())] = (base, 1 if result.passed else 0)
+
+    def _observe_success(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(value, attributes) for attributes, value in list(self._last_success.values())]
 
     def _record_vitals(self, vitals: Iterable[dict[str, Any]], attributes: dict[str, Any], context: Any) -> None:
         """`journey.browser.vital{vital=ttfb|fcp|lcp|dom_content_loaded|load}`; CLS, a score, apart."""
