@@ -180,6 +180,8 @@ def thread_target() -> Iterator[str]:
 @pytest.mark.skipif(not KERNEL_STAMPS, reason="kernel receive stamps are Linux's")
 async def test_a_blocked_loop_does_not_stretch_the_targets_time(thread_target: str) -> None:
     """The loop is blocked from 20 to 220 ms, while the answer arrives at ~80 ms: the kernel's stamp says 80."""
+    timed_socket((socket.AF_INET, socket.SOCK_STREAM, 0, "", ())).close()
+    await asyncio.sleep(0.05)  # the kernel turns stamping on a moment after it is first asked
     loop = asyncio.get_running_loop()
     steps = [{"name": "get", "http": {"url": f"{thread_target}/"}, "expect": ["status == 200"]}]
     ctx = run_context(steps)
@@ -196,6 +198,8 @@ async def test_a_blocked_loop_does_not_stretch_the_targets_time(thread_target: s
 
 @pytest.mark.skipif(not KERNEL_STAMPS, reason="kernel receive stamps are Linux's")
 def test_timed_socket_reads_the_kernels_arrival_stamp() -> None:
+    timed_socket((socket.AF_INET, socket.SOCK_STREAM, 0, "", ())).close()
+    time.sleep(0.05)  # the kernel turns stamping on a moment after it is first asked; it then stays on
     listener = socket.create_server(("127.0.0.1", 0))
     client = timed_socket((socket.AF_INET, socket.SOCK_STREAM, 0, "", ()))
     try:

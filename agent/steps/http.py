@@ -18,7 +18,7 @@ from agent.model import HttpRequest, RegexExtract, Step
 from agent.result import ErrorType, Outcome, StepResult
 from agent.steps.base import RunContext, StepError
 from agent.steps.http_session import ssl_context
-from agent.steps.http_timing import RequestTiming
+from agent.steps.http_timing import RequestTiming, response_protocol
 from agent.templating import TemplateRenderError
 from agent.trace_context import new_span_id
 
@@ -144,9 +144,7 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 def _cert_expires_in_days(response: aiohttp.ClientResponse) -> float | None:
-    connection = response.connection
-    protocol = connection.protocol if connection is not None else getattr(response, "_protocol", None)
-    transport = getattr(protocol, "transport", None)
+    transport = getattr(response_protocol(response), "transport", None)
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     if ssl_object is None:
         return None

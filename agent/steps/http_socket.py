@@ -79,12 +79,27 @@ class TimedSocket(socket.socket):
         self.received_at = now
 
 
+_keeper: socket.socket | None = None
+
+
+def _keep_stamping_on() -> None:
+    """Linux stamps received packets only while some socket asks for it, and starts doing so a
+    moment after the first one asks (deferred work). Sockets that come and go would leave the
+    first packets of many connections unstamped: one socket of our own keeps stamping on."""
+    global _keeper
+    if _keeper is None:
+        keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        keeper.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        _keeper = keeper
+
+
 def timed_socket(addr_info: tuple[Any, ...]) -> socket.socket:
     """aiohttp's `socket_factory`: a `TimedSocket` for one address, kernel stamps on where there are any."""
     family, kind, proto = addr_info[0], addr_info[1], addr_info[2]
     sock = TimedSocket(family, kind, proto)
     if KERNEL_STAMPS:
         try:
+            _keep_stamping_on()
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         except OSError:
             pass  # no stamps: the read's own moment is used

@@ -212,9 +212,14 @@ async def _request_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
     timing._protocol = protocol
 
 
-def _protocol_of(response: aiohttp.ClientResponse) -> TimedResponseHandler | None:
+def response_protocol(response: aiohttp.ClientResponse) -> Any:
+    """The protocol a response came over, also once aiohttp has released its connection."""
     connection = response.connection
-    protocol = connection.protocol if connection is not None else getattr(response, "_protocol", None)
+    return connection.protocol if connection is not None else getattr(response, "_protocol", None)
+
+
+def _protocol_of(response: aiohttp.ClientResponse) -> TimedResponseHandler | None:
+    protocol = response_protocol(response)
     return protocol if isinstance(protocol, TimedResponseHandler) else None
 
 
