@@ -9,7 +9,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agent.config import AgentConfig, env_overrides, merge
-from agent.loader import Problem, _parse, _translate
+from agent.loader import _parse
+from agent.loader_errors import Problem, translate
 from agent.schema import ROOT_MODEL
 
 
@@ -41,7 +42,7 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> A
     try:
         return AgentConfig.model_validate(merged, by_alias=True, by_name=False)
     except ValidationError as exc:
-        problems = sorted(_translate(file, exc, merged, lines), key=lambda p: p.line)
+        problems = sorted(translate(file, exc, merged, lines), key=lambda p: p.line)
         if overrides:
             problems.append(Problem(file, 0, "note: JOURNEYPROBE_* environment variables also apply: "
                                     + ", ".join(sorted(k for k in environ if k.startswith("JOURNEYPROBE_")))))

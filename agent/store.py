@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from agent import store_schema
 from agent.result import RunResult
 from agent.store_queries import ReportQueries
+from agent.store_rows import BatchItem, run_row, write_batch
 from agent.store_schema import StoreError, StoreVersionError
 
 __all__ = ["Store", "StoreError", "StoreVersionError"]
@@ -44,29 +45,7 @@ T = TypeVar("T")
 
 _NO_VERDICTS: Mapping[str, bool | None] = MappingProxyType({})
 _PRUNE_EVERY_S = 3600.0
-# (result, SLO verdicts, time.monotonic() when added)
-_Item = tuple[RunResult, Mapping[str, bool | None], float, tuple[Any, ...]]  # result, verdicts, queued, row
 
-_INSERT_RUN = ("INSERT INTO runs (journey, started_at, outcome, error_type, duration_s, trace_id, "
-               "location, attempt, agent_side, result_json) VALUES {values}")
-_UPSERT_COUNT = (
-    "INSERT INTO minute_counts (journey, slo, minute, good, total, excluded) VALUES {values} "
-    "ON CONFLICT (journey, slo, minute) DO UPDATE SET good = minute_counts.good + excluded.good, "
-    "total = minute_counts.total + excluded.total, "
-    "excluded = minute_counts.excluded + excluded.excluded")
-# Rows per statement. Python's sqlite3 lets go of the GIL around every step of a statement and
-# must take it back after: one step per row (executemany) costs the writer thread ~30 µs a row
-# in GIL hand-offs while the loop is busy; one multi-row statement per chunk costs one.
-_CHUNK_ROWS = 64
-
-
-def _insert_many(conn: sqlite3.Connection, template: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert `rows` with one multi-row statement per chunk of `_CHUNK_ROWS`."""
-    for start in range(0, len(rows), _CHUNK_ROWS):
-        chunk = rows[start:start + _CHUNK_ROWS]
-        row_marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
-        sql = template.format(values=", ".join([row_marks] * len(chunk)))
-        conn.execute(sql, [value for row in chunk for value in row])
 # Distinct journeys by hopping through the (journey, started_at) index: O(journeys x log runs).
 _JOURNEYS_CTE = """
 WITH RECURSIVE j(name) AS (
@@ -100,37 +79,6 @@ def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _run_row(result: RunResult) -> tuple[Any, ...]:
-    """The `runs` row of a result. Made when the result is added (on the loop): the writer thread
-    then holds the GIL only for SQLite's calls, which do not contend with the probes."""
-    return (result.journey, result.started_at.timestamp(), result.outcome.value, result.error_type,
-            result.duration_s, result.trace_id, result.location, result.attempt, int(result.agent_side),
-            json.dumps(result.to_dict(), separators=(",", ":"), default=str))
-
-
-def _rows(batch: list[_Item]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Rows of `runs`, and `minute_counts` increments summed over the batch."""
-    runs: list[tuple[Any, ...]] = []
-    counts: dict[tuple[str, str, int], list[int]] = {}
-    for result, verdicts, _, row in batch:
-        runs.append(row)
-        minute = int(row[1] // 60)
-        own = counts.setdefault((result.journey, "", minute), [0, 0, 0])
-        if result.agent_side:
-            own[2] += 1
-        else:
-            own[0] += result.passed
-            own[1] += 1
-        for slo, verdict in verdicts.items():
-            c = counts.setdefault((result.journey, slo, minute), [0, 0, 0])
-            if verdict is None:
-                c[2] += 1
-            else:
-                c[0] += verdict
-                c[1] += 1
-    return runs, [(*key, *c) for key, c in counts.items()]
-
-
 class Store(ReportQueries):
     """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`."""
 
@@ -149,7 +97,7 @@ class Store(ReportQueries):
         self.batches = 0
         self.write_errors = 0
         self.last_flush_lag_s = 0.0
-        self._queue: deque[_Item] = deque()
+        self._queue: deque[BatchItem] = deque()
         self._in_flight = 0
         self._loop = asyncio.get_running_loop()
         self._wexec = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jp-store-write")
@@ -205,7 +153,7 @@ class Store(ReportQueries):
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("result store %s is behind: %d results dropped so far", self.path, self.dropped)
-        self._queue.append((result, dict(slo_verdicts), time.monotonic(), _run_row(result)))
+        self._queue.append((result, dict(slo_verdicts), time.monotonic(), run_row(result)))
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 
@@ -289,7 +237,7 @@ class Store(ReportQueries):
                 self.batches += 1
                 self.last_flush_lag_s = lag
 
-    def _requeue(self, batch: list[_Item]) -> None:
+    def _requeue(self, batch: list[BatchItem]) -> None:
         """Put a failed batch back in front; the bound still holds (oldest dropped)."""
         self._queue.extendleft(reversed(batch))
         while len(self._queue) > self.max_queue:
@@ -364,13 +312,11 @@ class Store(ReportQueries):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the result store: {exc}") from exc
 
-    def _write_sync(self, batch: list[_Item]) -> float:
+    def _write_sync(self, batch: list[BatchItem]) -> float:
         """Commit one batch; returns the age of its oldest result at commit."""
         assert self._wconn is not None
-        runs, counts = _rows(batch)
         with _transaction(self._wconn):
-            _insert_many(self._wconn, _INSERT_RUN, runs)
-            _insert_many(self._wconn, _UPSERT_COUNT, counts)
+            write_batch(self._wconn, batch)
         return time.monotonic() - batch[0][2]
 
     def _put_alert_sync(self, row: tuple[Any, ...]) -> None:

@@ -56,6 +56,7 @@ from _common import (
     target_process,
     write_json,
 )
+from _probes import GcTimer
 
 CONTENDERS = (
     "journeyprobe",
@@ -73,34 +74,6 @@ WORKER_KINDS = {
 
 
 # -- the worker: one contender in its own process ------------------------------------------------------
-class GcTimer:
-    """Time spent in the cyclic garbage collector, by generation (gc.callbacks)."""
-
-    def __init__(self) -> None:
-        self.seconds = [0.0, 0.0, 0.0]
-        self.counts = [0, 0, 0]
-        self._started = 0.0
-        gc.callbacks.append(self._callback)
-
-    def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.seconds[info["generation"]] += time.perf_counter() - self._started
-            self.counts[info["generation"]] += 1
-
-    def stop(self) -> None:
-        if self._callback in gc.callbacks:
-            gc.callbacks.remove(self._callback)
-
-    def totals(self) -> dict[str, Any]:
-        return {
-            "seconds": round(sum(self.seconds), 4),
-            "by_generation_s": [round(s, 4) for s in self.seconds],
-            "collections": self.counts,
-        }
-
-
 async def worker(
     kind: str,
     url: str,

@@ -34,8 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml
 from _common import (
-    CLK_TCK,
-    curl_write_out,
     fmt,
     journey_dict,
     machine,
@@ -46,94 +44,7 @@ from _common import (
     target_process,
     write_json,
 )
-
-
-class Stalls:
-    """What stands in the way of punctuality: event-loop stalls and garbage-collector pauses.
-
-    A task sleeps `tick` seconds and notes how late it wakes, with the CPU this process used
-    meanwhile (CPU close to the stall: the process was busy; far below: the OS ran others).
-    `gc.callbacks` time every collection, by generation.
-    """
-
-    def __init__(self, tick: float = 0.01) -> None:
-        self.tick = tick
-        self.stalls: list[tuple[float, float, float]] = []  # (at s, stall ms, CPU ms meanwhile)
-        self.gc: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}  # (wall s, CPU s)
-        self._gc_started = (0.0, 0.0)
-        self._task: asyncio.Task[None] | None = None
-        self._t0 = 0.0
-
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._gc_started = (time.perf_counter(), time.thread_time())
-        else:
-            wall, cpu = self._gc_started
-            self.gc[info["generation"]].append((time.perf_counter() - wall, time.thread_time() - cpu))
-
-    async def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            cpu, before = time.process_time(), loop.time()
-            await asyncio.sleep(self.tick)
-            late = loop.time() - before - self.tick
-            if late > 0.02:
-                self.stalls.append(
-                    (
-                        round(time.perf_counter() - self._t0, 2),
-                        round(late * 1e3, 1),
-                        round((time.process_time() - cpu) * 1e3, 1),
-                    )
-                )
-
-    def start(self) -> None:
-        import gc
-
-        self._t0 = time.perf_counter()
-        gc.callbacks.append(self._on_gc)
-        self._task = asyncio.create_task(self._watch())
-
-    def stop(self) -> dict[str, Any]:
-        import gc
-
-        if self._on_gc in gc.callbacks:
-            gc.callbacks.remove(self._on_gc)
-        if self._task is not None:
-            self._task.cancel()
-        worst = sorted(self.stalls, key=lambda s: -s[1])[:10]
-        return {
-            "loop_stalls_over_20ms": len(self.stalls),
-            "loop_stall_ms_total": round(sum(s[1] for s in self.stalls), 1),
-            "loop_stall_cpu_ms_total": round(sum(min(s[1], s[2]) for s in self.stalls), 1),
-            "worst_stalls": [{"at_s": a, "stall_ms": b, "cpu_ms": c} for a, b, c in worst],
-            "gc": {
-                str(g): {
-                    "count": len(v),
-                    "total_ms": round(sum(w for w, _ in v) * 1e3, 1),
-                    "max_ms": round(max((w for w, _ in v), default=0.0) * 1e3, 1),
-                    "cpu_total_ms": round(sum(c for _, c in v) * 1e3, 1),
-                    "cpu_max_ms": round(max((c for _, c in v), default=0.0) * 1e3, 1),
-                }
-                for g, v in self.gc.items()
-            },
-        }
-
-
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds of this process's live threads, summed by Python thread name (/proc/self/task)."""
-    import threading
-
-    out: dict[str, float] = {}
-    for thread in threading.enumerate():
-        try:
-            text = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        name = thread.name.split(" (")[0].rstrip("0123456789_-") or thread.name
-        out[name] = round(out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK, 2)
-    return out
-
+from _probes import Stalls, scrape, store_bytes, thread_cpu
 
 FIXES = ("gc-freeze", "fast-scan", "metrics-thread")
 """Proposed fixes this bench can emulate (--fix), to measure them before they are applied."""
@@ -183,15 +94,6 @@ def write_journeys(folder: Path, count: int, interval: float, url: str, slo: boo
     for i in range(count):
         data = journey_dict(f"bench-{i:05d}", url, interval=interval, slo=slo)
         (folder / f"bench-{i:05d}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def store_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
-
-
-async def scrape(url: str) -> int:
-    """GET /metrics with curl (its own process: the scrape's client CPU is not the agent's)."""
-    return int(await curl_write_out(url, "%{size_download}") or 0)
 
 
 async def bench(

@@ -25,21 +25,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BENCH, OUT, PY, fmt, machine, print_table, write_json
 
 
-def run_daemon(journeys: int, interval: float, seconds: float, extra: list[str], out: Path) -> dict[str, Any]:
+def run_bench(
+    script: Path, journeys: int, interval: float, seconds: float, timeout: float, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`script --journeys N --interval S --seconds S EXTRA...` in its own process, output captured."""
     command = [
         PY,
-        str(BENCH / "bench_daemon.py"),
+        str(script),
         "--journeys",
         str(journeys),
         "--interval",
         str(interval),
         "--seconds",
         str(seconds),
-        "--out",
-        str(out),
         *extra,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 900)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def run_daemon(journeys: int, interval: float, seconds: float, extra: list[str], out: Path) -> dict[str, Any]:
+    script = BENCH / "bench_daemon.py"
+    done = run_bench(script, journeys, interval, seconds, seconds + 900, "--out", str(out), *extra)
     if done.returncode != 0:
         raise RuntimeError(f"bench_daemon.py failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(out.read_text()))
@@ -51,18 +57,7 @@ def run_control(journeys: int, interval: float, seconds: float) -> dict[str, Any
     if not script.exists():
         return None
     before = set(OUT.glob(f"scheduler-{journeys}-*.json"))
-    command = [
-        PY,
-        str(script),
-        "--journeys",
-        str(journeys),
-        "--interval",
-        str(interval),
-        "--seconds",
-        str(seconds),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300)
-    if done.returncode != 0:
+    if run_bench(script, journeys, interval, seconds, seconds + 300).returncode != 0:
         return None
     new = sorted(set(OUT.glob(f"scheduler-{journeys}-*.json")) - before)
     return dict(json.loads(new[-1].read_text())) if new else None
