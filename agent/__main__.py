@@ -1,6 +1,6 @@
 """`python -m agent` runs the journeyprobe command line."""
 
-from agent.cli import main
+from agent.cli.main import main
 
 if __name__ == "__main__":
     main()

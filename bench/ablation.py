@@ -40,9 +40,9 @@ from _common import (
     write_json,
 )
 
-from agent.model import Journey
-from agent.runner import Runner
-from agent.steps.base import ProbeSettings
+from agent.journey.model import Journey
+from agent.probe.context import ProbeSettings
+from agent.probe.runner import Runner
 
 Patch = Callable[[], Any]
 
@@ -51,7 +51,7 @@ Patch = Callable[[], Any]
 @contextmanager
 def environ_no_copy() -> Iterator[None]:
     """templating.Variables.__init__: read os.environ live instead of copying it every run."""
-    from agent import templating
+    from agent.journey import variables as templating
 
     original = templating.Variables.__init__
 
@@ -71,7 +71,7 @@ def environ_no_copy() -> Iterator[None]:
 @contextmanager
 def no_shield() -> Iterator[None]:
     """runner.Runner.run_once: `await ctx.aclose()` without asyncio.shield (one Task less per run)."""
-    from agent import runner
+    from agent.probe import runner
 
     proxy = types.SimpleNamespace(**{k: getattr(asyncio, k) for k in dir(asyncio) if not k.startswith("__")})
     proxy.shield = lambda aw: aw
@@ -85,7 +85,7 @@ def no_shield() -> Iterator[None]:
 @contextmanager
 def shared_connector() -> Iterator[None]:
     """http_session.new_session: one agent-wide TCPConnector(force_close=True) instead of one per run."""
-    from agent.steps import http_session
+    from agent.probe.http import session as http_session
 
     original = http_session.new_session
     connector = aiohttp.TCPConnector(
@@ -212,8 +212,8 @@ async def _journeyprobe(
         sinks.append(telemetry.record)
         closers.append(telemetry.aclose)
     if variant.daemon:
-        from agent.logs import log_run
-        from agent.store import Store
+        from agent.daemon.logs import log_run
+        from agent.store.sqlite import Store
 
         store = await Store.open(tmp / f"store-{time.monotonic_ns()}.db")
         sinks.append(lambda result, journey: log_run(result))
@@ -223,7 +223,7 @@ async def _journeyprobe(
 
 async def bench(url: str, checks: int, concurrency: int, rounds: int, names: list[str]) -> dict[str, Any]:
 
-    from agent.logs import setup_logging, stop_logging
+    from agent.daemon.logs import setup_logging, stop_logging
 
     variants = [v for v in VARIANTS if not names or any(n in v.name for n in names)]
     per: dict[str, list[float]] = {v.name: [] for v in variants}

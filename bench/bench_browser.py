@@ -22,12 +22,12 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.browser_pool import POOL_KEY, BrowserPool, close_pool, pool_for
-from agent.browser_procs import chromium_processes, tree_pss_bytes, tree_rss_bytes
-from agent.config import BrowserConfig
-from agent.model import Journey
-from agent.runner import Runner
-from agent.steps.base import ProbeSettings
+from agent.config.models import BrowserConfig
+from agent.journey.model import Journey
+from agent.probe.browser.pool import POOL_KEY, BrowserPool, close_pool, pool_for
+from agent.probe.browser.procs import chromium_processes, tree_pss_bytes, tree_rss_bytes
+from agent.probe.context import ProbeSettings
+from agent.probe.runner import Runner
 
 FORM = """<!doctype html><html><head><title>Checkout</title></head><body><h1>Checkout</h1>
 <form method="post" action="/pay"><input id="name" name="name"><input id="card" name="card">

@@ -131,9 +131,9 @@ async def _contender(kind: str, url: str, concurrency: int) -> tuple[Any, Any]:
 
         return bare, nothing
 
-    from agent.model import Journey
-    from agent.runner import Runner
-    from agent.steps.base import ProbeSettings
+    from agent.journey.model import Journey
+    from agent.probe.context import ProbeSettings
+    from agent.probe.runner import Runner
 
     journeys = [
         Journey.model_validate(journey_dict(f"cost-{i:03d}", url, slo=kind == "daemon"))
@@ -152,8 +152,8 @@ async def _contender(kind: str, url: str, concurrency: int) -> tuple[Any, Any]:
     store: Any = None
     if kind == "daemon":
 
-        from agent.logs import log_run, setup_logging
-        from agent.store import Store
+        from agent.daemon.logs import log_run, setup_logging
+        from agent.store.sqlite import Store
 
         tmp = tempfile.mkdtemp(prefix="jp-bench-cost-")
         log_file = await asyncio.to_thread(open, os.path.join(tmp, "agent.log"), "w")

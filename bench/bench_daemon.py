@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_daemon.py --journeys 1000 --interval 10 --seconds 180
 
-The agent is `agent.daemon.Daemon`, in this process, as `journeyprobe run` builds it: journeys
+The agent is `agent.daemon.lifecycle.Daemon`, in this process, as `journeyprobe run` builds it: journeys
 loaded from N YAML files, the SQLite store, telemetry (Prometheus reader on, the default), the
 server, the journey-file watcher, one log line per run (to a file, as stderr sent to a journal
 would be), the SLO engine. Each journey has one SLO (28d; --no-slo: none). The target is
@@ -56,7 +56,7 @@ def apply_fixes(fixes: list[str]) -> None:
         import glob
         import os
 
-        from agent import daemon as daemon_module
+        from agent.daemon import lifecycle as daemon_module
 
         def scan(self: Any) -> dict[str, float]:
             out: dict[str, float] = {}
@@ -77,7 +77,7 @@ def apply_fixes(fixes: list[str]) -> None:
     if "metrics-thread" in fixes:
         from aiohttp import web
 
-        from agent import server
+        from agent.web import server
 
         async def metrics(request: web.Request) -> web.Response:
             state = request.app[server.STATE_KEY]
@@ -107,9 +107,9 @@ async def bench(
     fixes: list[str],
     slo: bool = True,
 ) -> dict[str, Any]:
-    from agent.config import AgentConfig
-    from agent.daemon import Daemon
-    from agent.logs import setup_logging, stop_logging
+    from agent.config.models import AgentConfig
+    from agent.daemon.lifecycle import Daemon
+    from agent.daemon.logs import setup_logging, stop_logging
 
     folder = tmp / "journeys"
     write_journeys(folder, journeys, interval, url, slo)

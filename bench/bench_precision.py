@@ -45,9 +45,9 @@ from _common import (
 )
 from yarl import URL
 
-from agent.model import Journey
-from agent.runner import Runner
-from agent.steps.base import ProbeSettings
+from agent.journey.model import Journey
+from agent.probe.context import ProbeSettings
+from agent.probe.runner import Runner
 
 TOOLS = ("journeyprobe", "aiohttp (bare)", "curl", "blackbox_exporter")
 Measure = Callable[[str], Awaitable[float | None]]

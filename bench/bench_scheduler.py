@@ -20,8 +20,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.model import Journey
-from agent.scheduler import Scheduler
+from agent.daemon.scheduler import Scheduler
+from agent.journey.model import Journey
 
 OUT = Path(__file__).resolve().parent / "out"
 

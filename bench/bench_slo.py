@@ -32,11 +32,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.model import Journey
+from agent.journey.model import Journey
 from agent.slo.alerts import AlertBook
 from agent.slo.engine import SloEngine
 from agent.slo.windows import Row, TieredSeries
-from agent.store import Store
+from agent.store.sqlite import Store
 from tests.test_slo_fixtures import FakeStore, run_result, slo_journey
 
 OUT = Path(__file__).resolve().parent / "out"

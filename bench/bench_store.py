@@ -18,8 +18,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.result import ErrorType, Outcome, Phases, RunResult, StepResult
-from agent.store import Store
+from agent.probe.result import ErrorType, Outcome, Phases, RunResult, StepResult
+from agent.store.sqlite import Store
 
 RUNS = 20_000
 DAYS = 30

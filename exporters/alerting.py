@@ -23,7 +23,7 @@ import aiohttp
 from agent.slo.alerts import Notification
 
 if TYPE_CHECKING:
-    from agent.config import AgentConfig
+    from agent.config.models import AgentConfig
 
 log = logging.getLogger("journeyprobe.alerting")
 

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from agent.result import RunResult
+from agent.probe.result import RunResult
 
 log = logging.getLogger("journeyprobe.exporters.jsonl")
 _STOP = object()

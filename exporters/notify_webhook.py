@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
-from agent.durations import format_duration
-from agent.result import format_timestamp
+from agent.core.durations import format_duration
+from agent.probe.result import format_timestamp
 from agent.slo.alerts import Notification
 from agent.slo.wording import objective_text, percent, rate_text
 from exporters.alerting import post_json

@@ -21,8 +21,8 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agent.config import OtlpConfig
-from agent.config_loader import ConfigError
+from agent.config.loader import ConfigError
+from agent.config.models import OtlpConfig
 
 log = logging.getLogger("journeyprobe.exporters.otlp")
 

@@ -14,7 +14,7 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from prometheus_client import CollectorRegistry, exposition
 from prometheus_client.metrics_core import Metric
 
-from exporters.names import SLO_GAUGES
+from agent.core.metric_names import SLO_GAUGES
 
 CONTENT_TYPE: str = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from exporters import names as n
+from agent.core import metric_names as n
 
 Source = Callable[[], Any]
 

@@ -31,16 +31,16 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import NonRecordingSpan
 
 from agent import __version__
-from agent.result import Outcome, RunResult
-from agent.trace_context import SYNTHETIC_TRACESTATE
-from exporters import names as n
+from agent.core import metric_names as n
+from agent.probe.result import Outcome, RunResult
+from agent.probe.trace_context import SYNTHETIC_TRACESTATE
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
 from exporters.self_metrics import register_self_metrics
 from exporters.tracing import IdOnlyTracer, RootContexts, RunSpans, SpanHooks
 
 if TYPE_CHECKING:
-    from agent.config import AgentConfig
-    from agent.model import Journey
+    from agent.config.models import AgentConfig
+    from agent.journey.model import Journey
     from exporters.prometheus import PrometheusEndpoint
 
 log = logging.getLogger("journeyprobe.telemetry")

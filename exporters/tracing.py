@@ -33,14 +33,14 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from agent.result import Outcome, RunResult, StepResult
-from agent.trace_context import new_trace_id
-from exporters import names as n
+from agent.core import metric_names as n
+from agent.probe.result import Outcome, RunResult, StepResult
+from agent.probe.trace_context import new_trace_id
 
 if TYPE_CHECKING:
-    from agent.model import Journey, Step
-    from agent.steps.http_timing import RequestTiming
-    from agent.templating import Variables
+    from agent.journey.model import Journey, Step
+    from agent.journey.variables import Variables
+    from agent.probe.http.timing import RequestTiming
 
 PROPAGATOR = TraceContextTextMapPropagator()
 _SPAN, _STARTED = "otel.span", "otel.started"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.model import Journey
+from agent.journey.model import Journey
 from tests.targets import Seen, serve, target_app
 
 os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="jp-xdg-"))

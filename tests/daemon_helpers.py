@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from agent.config import AgentConfig
-from agent.daemon import Daemon
+from agent.config.models import AgentConfig
+from agent.daemon.lifecycle import Daemon
 
 
 def http_journey(name: str, url: str, *, interval: str = "1s", expect: str = "status == 200",
@@ -91,7 +91,7 @@ async def wait_for_line(stream: asyncio.StreamReader, needle: str, timeout: floa
 def name_due_soon(prefix: str, interval: float, within: tuple[float, float] = (1.0, 3.0),
                   startup: float = 0.0) -> str:
     """A journey name whose first due time falls `within` seconds from now (plus `startup`)."""
-    from agent.scheduler import schedule_offset
+    from agent.daemon.scheduler import schedule_offset
 
     now = time.time() + startup
     for i in range(100_000):

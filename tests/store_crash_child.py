@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.result import Outcome, RunResult, StepResult
-from agent.store import Store
+from agent.probe.result import Outcome, RunResult, StepResult
+from agent.store.sqlite import Store
 
 
 async def main(db: str, count: int, interval: float, batch_size: int, flush_interval: float) -> None:

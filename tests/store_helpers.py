@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from agent.result import ErrorType, Outcome, Phases, RunResult, StepResult
+from agent.probe.result import ErrorType, Outcome, Phases, RunResult, StepResult
 
 T0 = time.time() // 60 * 60 - 86400  # a whole unix minute, a day ago: within retention
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.advice import journey_warnings
-from agent.loader import load_journeys
+from agent.journey.loader import load_journeys
+from agent.slo.advice import journey_warnings
 from tests.test_slo_fixtures import slo_journey
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from agent.config import AgentConfig
+from agent.config.models import AgentConfig
 from agent.slo.alerts import Notification
 from exporters.alerting import AlertDispatcher, RetryPolicy, SinkWorker
 from exporters.notify_alertmanager import AlertmanagerSender

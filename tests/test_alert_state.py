@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import AgentConfig
-from agent.model import Journey
+from agent.config.models import AgentConfig
+from agent.daemon.slo_service import SloService
+from agent.journey.model import Journey
 from agent.slo.alerts import AlertBook, Notification, assess
 from agent.slo.engine import SloEngine
 from agent.slo.indicator import verdicts
-from agent.slo.service import SloService
-from agent.store import Store
+from agent.store.sqlite import Store
 from tests.test_slo_fixtures import NOW, FakeStore, run_result, slo_journey
 
 CONFIG = AgentConfig.model_validate({"location": "tokyo-1", "server": {"public_url": "http://status.example"},

@@ -88,7 +88,7 @@ def test_profile_summarizes(tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(BENCH))
     raw = tmp_path / "x.raw"
-    raw.write_text("main (a.py:1);work (agent/runner.py:5);leaf (aiohttp/client.py:9) 3\n"
+    raw.write_text("main (a.py:1);work (agent/probe/runner.py:5);leaf (aiohttp/client.py:9) 3\n"
                    "main (a.py:1);other (b.py:2) 1\n")
     summary = summarize(raw, 10)
     assert summary["samples"] == 4

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.result import ErrorType, Outcome
+from agent.probe.result import ErrorType, Outcome
 from tests.conftest import journey
 from tests.targets import Seen, serve
 from tests.test_browser_pages import browser_runner, checkout_journey, shop_app

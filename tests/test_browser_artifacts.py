@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.artifacts import Pruner, Retention, prune, run_folder, slug
+from agent.probe.artifacts import Pruner, Retention, prune, run_folder, slug
 
 
 def _file(path: Path, size: int, age_s: float, now: float) -> Path:

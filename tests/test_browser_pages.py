@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.model import Journey
-from agent.runner import Runner
-from agent.steps.base import ProbeSettings
+from agent.journey.model import Journey
+from agent.probe.context import ProbeSettings
+from agent.probe.runner import Runner
 from tests.conftest import journey
 from tests.targets import Seen
 
@@ -109,8 +109,8 @@ def _static(body: str) -> Any:
 @asynccontextmanager
 async def browser_runner(tmp_path: Path, **config: Any) -> AsyncIterator[Runner]:
     """A Runner whose artifacts go under tmp_path; its shared browser is closed at the end."""
-    from agent.browser_pool import close_pool
-    from agent.config import BrowserConfig
+    from agent.config.models import BrowserConfig
+    from agent.probe.browser.pool import close_pool
 
     runner = Runner(ProbeSettings(artifacts_dir=tmp_path / "artifacts"),
                     environ={"SHOP_CARD": "4242 4242 4242 4242"})

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.browser_pool import POOL_KEY, BrowserPool, close_pool, pool_for
-from agent.browser_procs import browser_main_pids, chromium_processes
-from agent.result import ErrorType, Outcome
+from agent.probe.browser.pool import POOL_KEY, BrowserPool, close_pool, pool_for
+from agent.probe.browser.procs import browser_main_pids, chromium_processes
+from agent.probe.result import ErrorType, Outcome
 from tests.conftest import journey
 from tests.targets import Seen, serve
 from tests.test_browser_pages import browser_runner, checkout_journey, shop_app

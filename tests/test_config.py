@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.config_loader import ConfigError, load_config
+from agent.config.loader import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

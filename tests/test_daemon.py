@@ -84,8 +84,8 @@ async def test_reload_good_and_broken_sets(tmp_path: Path, target: tuple[str, Se
 async def test_broken_journeys_at_start_raise(tmp_path: Path) -> None:
     import pytest
 
-    from agent.daemon import Daemon
-    from agent.loader import LoadError
+    from agent.daemon.lifecycle import Daemon
+    from agent.journey.loader import LoadError
 
     (tmp_path / "bad.yaml").write_text("name: Bad Name\nsteps: []\n")
     daemon = Daemon(config(tmp_path), [str(tmp_path / "bad.yaml")])
@@ -94,7 +94,7 @@ async def test_broken_journeys_at_start_raise(tmp_path: Path) -> None:
 
 
 async def test_shard_runs_only_its_share(tmp_path: Path, target: tuple[str, Seen]) -> None:
-    from agent.shard import owns
+    from agent.daemon.shard import owns
 
     url, _ = target
     names = [f"j{i}" for i in range(12)]

@@ -365,8 +365,8 @@ def _journey_files() -> list[Path]:
 
 
 def test_journeys_validate() -> None:
-    pytest.importorskip("agent.expect", reason="agent.expect checks the expectation grammar")
-    from agent.model import Journey
+    pytest.importorskip("agent.expect.expression", reason="agent.expect.expression checks the expectation grammar")
+    from agent.journey.model import Journey
 
     for path in _journey_files():
         journey = Journey.model_validate(yaml.safe_load(path.read_text()))

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from agent.expect import MISSING, Expectation, ExpectationSyntaxError, ResponseView, parse, parse_subject
+from agent.expect.expression import MISSING, Expectation, ExpectationSyntaxError, ResponseView, parse, parse_subject
 
 DOC = {
     "items": [{"sku": "ABC-1", "qty": 2, "price": 9.5}, {"sku": "DEF-2", "qty": 1, "price": 20}],

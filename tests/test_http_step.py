@@ -8,9 +8,9 @@ import time
 import pytest
 import trustme
 
-from agent.result import ErrorType, Outcome
-from agent.runner import Runner
-from agent.trace_context import parse_traceparent
+from agent.probe.result import ErrorType, Outcome
+from agent.probe.runner import Runner
+from agent.probe.trace_context import parse_traceparent
 from tests.conftest import free_port, journey
 from tests.targets import Seen, serve, target_app
 

@@ -13,14 +13,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from agent.model import Step
-from agent.result import Outcome
-from agent.steps import http as http_step
-from agent.steps.base import ProbeSettings, RunContext
-from agent.steps.http_session import _TRACE_CONFIG, new_session
-from agent.steps.http_socket import KERNEL_STAMPS, TimedSocket, timed_socket
-from agent.steps.http_timing import TimedConnector, TimedResponseHandler
-from agent.templating import Variables
+from agent.journey.model import Step
+from agent.journey.variables import Variables
+from agent.probe.context import ProbeSettings, RunContext
+from agent.probe.http import step as http_step
+from agent.probe.http.session import _TRACE_CONFIG, new_session
+from agent.probe.http.timed_socket import KERNEL_STAMPS, TimedSocket, timed_socket
+from agent.probe.http.timing import TimedConnector, TimedResponseHandler
+from agent.probe.result import Outcome
 from tests.conftest import journey
 from tests.targets import serve
 

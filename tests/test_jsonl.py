@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.result import Outcome, RunResult, StepResult
+from agent.probe.result import Outcome, RunResult, StepResult
 from exporters.jsonl import JsonlSink
 
 

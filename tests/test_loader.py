@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.loader import LoadError, Problem, expand_paths, load_journey_file, load_journeys
-from agent.model import Journey
+from agent.journey.loader import LoadError, Problem, expand_paths, load_journey_file, load_journeys
+from agent.journey.model import Journey
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = FIXTURES / "invalid"
 VALID = FIXTURES / "valid"
-HAS_EXPECT = importlib.util.find_spec("agent.expect") is not None
-needs_expect = pytest.mark.skipif(not HAS_EXPECT, reason="agent.expect is not written yet")
+HAS_EXPECT = importlib.util.find_spec("agent.expect.expression") is not None
+needs_expect = pytest.mark.skipif(not HAS_EXPECT, reason="agent.expect.expression is not written yet")
 
 # fixture name -> (line of the problem, exact fragment of its message); one rule per file.
 EXPECTED: dict[str, tuple[int, str]] = {
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "empty": (1, "the file is empty: a journey needs at least name: and steps:"),
     "not-a-mapping": (1, "a journey file holds one mapping with keys such as name: and steps:, not a list"),
 }
-# These need the expectation parser of agent.expect.
+# These need the expectation parser of agent.expect.expression.
 EXPECTED_WITH_EXPECT: dict[str, tuple[int, str]] = {
     "bad-expectation": (7, "steps[0].expect[1]: invalid expectation 'status = 200'"),
     "expect-on-browser-step": (6, "steps[0]: expect applies to http steps; "

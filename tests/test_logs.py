@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.logs import QUEUE_SIZE, log_run, setup_logging, stop_logging
-from agent.result import Outcome, RunResult, StepResult
+from agent.daemon.logs import QUEUE_SIZE, log_run, setup_logging, stop_logging
+from agent.probe.result import Outcome, RunResult, StepResult
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from exporters import names as n
+from agent.core import metric_names as n
 from tests.conftest import free_port
 from tests.otlp_receiver import attributes, otlp_receiver
 from tests.targets import Seen, serve, target_app
@@ -79,5 +79,5 @@ async def test_check_without_otlp_does_not_import_opentelemetry(tmp_path: Path) 
     assert code == 0
     imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines()
                 if line.startswith("import time:")]
-    assert "agent.check" in imported
+    assert "agent.cli.check" in imported
     assert not [m for m in imported if m.startswith(("opentelemetry", "exporters", "prometheus_client"))]

@@ -6,11 +6,11 @@ import importlib.util
 
 import pytest
 
-from agent.config import AgentConfig, OtlpConfig
-from agent.result import RunResult
-from agent.runner import Runner
-from agent.steps.base import ProbeSettings
-from exporters import names as n
+from agent.config.models import AgentConfig, OtlpConfig
+from agent.core import metric_names as n
+from agent.probe.context import ProbeSettings
+from agent.probe.result import RunResult
+from agent.probe.runner import Runner
 from exporters.otlp import TelemetryConfigError, otlp_enabled, resolve
 from exporters.telemetry import Telemetry
 from tests.conftest import journey

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
-from agent.config import OtlpConfig
-from agent.runner import Runner
-from agent.steps.base import ProbeSettings
+from agent.config.models import OtlpConfig
+from agent.probe.context import ProbeSettings
+from agent.probe.runner import Runner
 from exporters.otlp import resolve
 from exporters.prometheus import parse_exposition
 from exporters.telemetry import Telemetry

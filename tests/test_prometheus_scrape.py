@@ -12,11 +12,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agent.config import AgentConfig
-from agent.runner import Runner
-from agent.server import start_server
-from agent.state import AgentState
-from agent.steps.base import ProbeSettings
+from agent.config.models import AgentConfig
+from agent.probe.context import ProbeSettings
+from agent.probe.runner import Runner
+from agent.web.server import start_server
+from agent.web.state import AgentState
 from exporters.prometheus import parse_exposition
 from exporters.telemetry import Telemetry
 from tests.conftest import free_port, journey

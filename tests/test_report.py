@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.config import AgentConfig
-from agent.model import Journey
-from agent.result import Outcome
-from agent.slo.command import gather_status
+from agent.cli.slo import gather_status
+from agent.config.models import AgentConfig
+from agent.journey.model import Journey
+from agent.probe.result import Outcome
 from agent.slo.indicator import verdicts
-from agent.status_page.report import report_windows, write_report
-from agent.status_page.text import budget_percent, decimals_for, truncated_percent
-from agent.store import Store
+from agent.store.sqlite import Store
+from agent.web.status_page.report import report_windows, write_report
+from agent.web.status_page.text import budget_percent, decimals_for, truncated_percent
 from tests.test_status_page import DAY, FIXED_NOW, HOSTILE, JOURNEYS, _result, build_store, journeys
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -152,7 +152,7 @@ def test_the_report_command(tmp_path: Path, fixed_store: tuple[AgentConfig, list
     """`journeyprobe report` once the CLI has it (docs/status-page.md)."""
     from click.testing import CliRunner
 
-    from agent.cli import main
+    from agent.cli.main import main
 
     if "report" not in main.commands:  # type: ignore[attr-defined]
         pytest.skip("the report command is not wired into the CLI yet")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.slo.openslo import openslo_documents
-from agent.slo.rules import DURATION_BUCKETS, RulesError, le_regex, rule_problems, rules_yaml
+from agent.slo.rules.openslo import openslo_documents
+from agent.slo.rules.prometheus import DURATION_BUCKETS, RulesError, le_regex, rule_problems, rules_yaml
 from tests.test_slo_fixtures import slo_journey
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"

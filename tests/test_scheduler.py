@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from agent.model import Journey
-from agent.scheduler import Scheduler, schedule_offset, slot_after
+from agent.daemon.scheduler import Scheduler, schedule_offset, slot_after
+from agent.journey.model import Journey
 
 TOLERANCE = 0.15  # seconds of start lateness allowed (generous: CI machines are shared; drift would be ~1s)
 

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from agent.model_browser import DURATION_JSON_SCHEMA
-from agent.schema import SCHEMA_ID, journey_schema, keys_at
+from agent.journey.browser_model import DURATION_JSON_SCHEMA
+from agent.journey.schema import SCHEMA_ID, journey_schema, keys_at
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VALID_FILES = sorted((FIXTURES / "valid").glob("*.y*ml"))

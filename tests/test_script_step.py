@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.loader import load_journey_file
-from agent.model import Journey
-from agent.result import ErrorType, Outcome
-from agent.runner import Runner
-from agent.steps.script import load_function
+from agent.journey.loader import load_journey_file
+from agent.journey.model import Journey
+from agent.probe.result import ErrorType, Outcome
+from agent.probe.runner import Runner
+from agent.probe.script import load_function
 from tests.conftest import journey
 from tests.targets import Seen, serve
 from tests.test_browser_pages import browser_runner, shop_app

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.model import Journey
-from agent.shard import owner, owns, parse_shard, select
+from agent.daemon.shard import owner, owns, parse_shard, select
+from agent.journey.model import Journey
 
 names = st.lists(st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,30}", fullmatch=True), unique=True, max_size=50)
 counts = st.integers(min_value=1, max_value=10)

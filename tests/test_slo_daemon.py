@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agent.config import AgentConfig
-from agent.daemon import Daemon
-from agent.slo.service import SloService, install_slo
+from agent.config.models import AgentConfig
+from agent.daemon.lifecycle import Daemon
+from agent.daemon.slo_service import SloService, install_slo
 from tests.targets import Seen
 from tests.test_alert_senders import receiver
 
@@ -55,7 +55,7 @@ async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
         await daemon.start()
         try:
             service = daemon.state.extras.get("slo")
-            if service is None:  # until agent/extensions.py calls it
+            if service is None:  # until agent/daemon/compose.py calls it
                 service = await install_slo(daemon)
             assert isinstance(service, SloService)
             with contextlib.suppress(TimeoutError):

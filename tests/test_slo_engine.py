@@ -12,7 +12,7 @@ import pytest
 from agent.slo.engine import LOAD_BATCH, SloEngine, bucketed, slo_key
 from agent.slo.indicator import verdicts
 from agent.slo.windows import BURN_WINDOWS, minute_of
-from agent.store import Store
+from agent.store.sqlite import Store
 from tests.test_slo_fixtures import DAY, NOW, FakeStore, run_result, slo_journey
 
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.model import Journey
-from agent.result import ErrorType, Outcome, RunResult
+from agent.journey.model import Journey
+from agent.probe.result import ErrorType, Outcome, RunResult
 
 NOW = time.time() // 60 * 60  # a whole minute, so tests place runs in known minutes
 DAY = 86400.0

@@ -8,11 +8,11 @@ import json
 import time
 from pathlib import Path
 
-from agent.config import AgentConfig
-from agent.slo.command import slo_command
+from agent.cli.slo import slo_command
+from agent.config.models import AgentConfig
+from agent.daemon.slo_service import SloService
 from agent.slo.indicator import verdicts
-from agent.slo.service import SloService
-from agent.store import Store
+from agent.store.sqlite import Store
 from tests.test_slo_fixtures import run_result, slo_journey
 
 API_KEYS = ["name", "journey", "indicator", "objective", "window", "owner", "sli", "error_budget_remaining",

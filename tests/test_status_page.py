@@ -23,21 +23,21 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from agent.config import AgentConfig
-from agent.model import Journey
-from agent.result import ErrorType, Outcome, RunResult, StepResult
-from agent.server import create_app
+from agent.config.models import AgentConfig
+from agent.daemon.slo_service import SloService
+from agent.journey.model import Journey
+from agent.probe.result import ErrorType, Outcome, RunResult, StepResult
 from agent.slo.indicator import verdicts
-from agent.slo.service import SloService
-from agent.state import AgentState
-from agent.status_page import views
-from agent.status_page.data import slo_entries_from_store
-from agent.status_page.text import (
+from agent.store.sqlite import Store
+from agent.web.server import create_app
+from agent.web.state import AgentState
+from agent.web.status_page import views
+from agent.web.status_page.data import slo_entries_from_store
+from agent.web.status_page.text import (
     budget_percent,
     decimals_for,
     truncated_percent,
 )
-from agent.store import Store
 from tests.daemon_helpers import config as daemon_config
 from tests.daemon_helpers import get_json, http_journey, running_daemon, wait_for
 

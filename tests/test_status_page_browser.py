@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from agent.result import Outcome
+from agent.probe.result import Outcome
 from agent.slo.indicator import verdicts
-from agent.store import Store
+from agent.store.sqlite import Store
 from tests.test_status_page import HOSTILE, _result, build_store, journeys, pin_clock, serving
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Chromium")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.result import Outcome
+from agent.probe.result import Outcome
 from agent.slo.indicator import verdicts
-from agent.status_page.text import escape_html
-from agent.store import Store
+from agent.store.sqlite import Store
+from agent.web.status_page.text import escape_html
 from tests.test_status_page import HOSTILE, _result, build_store, fetch, journeys, pin_clock, serving, slo_cards
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.status_page import views
-from agent.status_page.charts import budget_bar, budget_chart
-from agent.status_page.journey import artifact_link
-from agent.status_page.text import decimals_for, escape_html, md_escape, slo_sentences, truncated_percent
+from agent.web.status_page import views
+from agent.web.status_page.charts import budget_bar, budget_chart
+from agent.web.status_page.journey import artifact_link
+from agent.web.status_page.text import decimals_for, escape_html, md_escape, slo_sentences, truncated_percent
 from tests.test_status_page import DAY, HOSTILE, PNG
 
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.result import AttemptSummary, ErrorType, Outcome, Phases, RunResult, StepResult
-from agent.store import Store, StoreError
+from agent.probe.result import AttemptSummary, ErrorType, Outcome, Phases, RunResult, StepResult
+from agent.store.sqlite import Store, StoreError
 from tests.store_helpers import T0, result
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import store_schema
-from agent.store import Store, StoreError, StoreVersionError
+from agent.store import schema as store_schema
+from agent.store.sqlite import Store, StoreError, StoreVersionError
 from tests.store_helpers import T0, result
 
 CHILD = Path(__file__).with_name("store_crash_child.py")

@@ -9,12 +9,12 @@ from typing import Any, Literal
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from agent.config import OtlpConfig
-from agent.result import RunResult
-from agent.runner import Runner
-from agent.steps.base import ProbeSettings
-from agent.trace_context import parse_traceparent
-from exporters import names as n
+from agent.config.models import OtlpConfig
+from agent.core import metric_names as n
+from agent.probe.context import ProbeSettings
+from agent.probe.result import RunResult
+from agent.probe.runner import Runner
+from agent.probe.trace_context import parse_traceparent
 from exporters.otlp import resolve
 from exporters.telemetry import Telemetry
 from tests.conftest import journey

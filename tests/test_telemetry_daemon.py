@@ -8,9 +8,9 @@ from pathlib import Path
 
 import aiohttp
 
-from agent.config import AgentConfig
-from agent.daemon import Daemon
-from exporters import names as n
+from agent.config.models import AgentConfig
+from agent.core import metric_names as n
+from agent.daemon.lifecycle import Daemon
 from exporters.prometheus import parse_exposition
 from tests.otlp_receiver import otlp_receiver
 from tests.targets import Seen, serve, target_app

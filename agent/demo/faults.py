@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.durations import parse_duration
+from agent.core.durations import parse_duration
 
 AREAS = ("login", "cart", "checkout")
 MODES = ("none", "error", "slow", "hang", "wrong")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from agent.model import Slo
+from agent.journey.model import Slo
 from agent.slo.engine import SloReport, WindowStats
 from agent.slo.math import SEVERITIES, AlertPair, alert_pairs
 from agent.slo.wording import firing_summary, resolved_summary, slo_description
@@ -25,7 +25,7 @@ FIRING, OK = "firing", "ok"
 
 
 class AlertStore(Protocol):
-    """The part of `agent.store.Store` alert state lives in."""
+    """The part of `agent.store.sqlite.Store` alert state lives in."""
 
     async def get_alert_states(self) -> dict[tuple[str, str], dict[str, Any]]: ...
 

@@ -6,7 +6,7 @@ started in it has finished and been committed), and loads an SLO's history the f
 Setting a settled minute to the store's count is idempotent, so nothing is ever counted
 twice, however the two paths interleave.
 
-Reads are batched: a store with `minute_counts_many` (`agent.store.Store`) answers the reads
+Reads are batched: a store with `minute_counts_many` (`agent.store.sqlite.Store`) answers the reads
 of many SLOs in one call; any other `CountsStore` is asked SLO by SLO.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.model import Journey, Slo
-from agent.result import RunResult
+from agent.journey.model import Journey, Slo
+from agent.probe.result import RunResult
 from agent.slo.indicator import is_good
 from agent.slo.math import burn_rate, error_budget_remaining, sli
 from agent.slo.windows import BURN_WINDOWS, Counts, Row, TieredSeries, minute_of, minutes_of
@@ -32,14 +32,14 @@ Request = tuple[str, str, int, int, int]
 
 
 class CountsStore(Protocol):
-    """The part of `agent.store.Store` the engine needs."""
+    """The part of `agent.store.sqlite.Store` the engine needs."""
 
     async def minute_counts(self, slo: str, journey: str, since_minute: int,
                             until_minute: int) -> list[tuple[int, int, int, int]]: ...
 
 
 class BatchCountsStore(CountsStore, Protocol):
-    """A store that also answers many reads at once (`agent.store.Store`)."""
+    """A store that also answers many reads at once (`agent.store.sqlite.Store`)."""
 
     async def minute_counts_many(self, requests: Sequence[Request]) -> list[list[Row]]: ...
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.model import Journey, LatencyIndicator, Slo
-from agent.result import RunResult
+from agent.journey.model import Journey, LatencyIndicator, Slo
+from agent.probe.result import RunResult
 
 
 def is_good(slo: Slo, result: RunResult) -> bool | None:

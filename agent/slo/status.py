@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from agent.durations import format_duration
+from agent.core.durations import format_duration
 from agent.slo.engine import SloReport
 from agent.slo.math import alert_pairs
 from agent.slo.wording import indicator_json

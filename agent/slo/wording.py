@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.durations import format_duration
-from agent.model import LatencyIndicator, Slo
+from agent.core.durations import format_duration
+from agent.journey.model import LatencyIndicator, Slo
 
 _WINDOW_PHRASES = {"5m": "the last 5 minutes", "30m": "the last 30 minutes", "1h": "the last hour",
                    "2h": "the last 2 hours", "6h": "the last 6 hours", "1d": "the last day",

@@ -1,0 +1,235 @@
+"""The daemon's lifecycle: start, run journeys on schedule, reload, drain and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import glob
+import logging
+import os
+import signal
+import stat
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.config.models import AgentConfig
+from agent.daemon.logs import log_run
+from agent.daemon.scheduler import Scheduler
+from agent.daemon.shard import owns, parse_shard
+from agent.journey.loader import LoadError, load_journeys
+from agent.journey.model import Journey
+from agent.probe.artifacts import Retention
+from agent.probe.context import DEFAULT_USER_AGENT, ProbeSettings
+from agent.probe.result import RunResult
+from agent.probe.runner import Runner
+from agent.store.sqlite import Store
+from agent.web.state import AgentState
+
+if TYPE_CHECKING:
+    from agent.daemon.slo_service import SloService
+    from exporters.telemetry import Telemetry
+
+log = logging.getLogger("journeyprobe.daemon")
+ResultSink = Callable[[RunResult, Journey], None]
+
+
+class Daemon:
+    """Owns the store, scheduler, runner, server and sinks of one agent process."""
+
+    def __init__(self, config: AgentConfig, journey_paths: Sequence[str] | None = None) -> None:
+        self.config = config
+        self.journey_paths = list(journey_paths or config.journeys)
+        self.state = AgentState(config=config)
+        settings = ProbeSettings(location=config.location,
+                                 user_agent=config.probe.user_agent or DEFAULT_USER_AGENT,
+                                 tracestate=config.probe.tracestate, artifacts_dir=Path(config.artifacts))
+        self.runner = Runner(settings)
+        self.runner.resources["browser_config"] = config.browser
+        self.runner.resources["artifacts_retention"] = Retention(
+            max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes)
+        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
+        self.sinks: list[ResultSink] = []
+        self.closers: list[Callable[[], Any]] = []
+        self.base_url = ""
+        self.telemetry: Telemetry | None = None  # set by agent.daemon.compose when exporters are on
+        self.slo: SloService | None = None
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._mtimes: dict[str, float] = {}
+        self._server: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        journeys = await asyncio.to_thread(load_journeys, self.journey_paths)  # LoadError: bad at start
+        storage = self.config.storage
+        self.state.store = await Store.open(storage.path, retention_s=storage.retention,
+                                            run_retention_s=storage.run_retention, batch_size=storage.batch_size,
+                                            flush_interval=storage.flush_interval)
+        _share_the_gil()
+        self.closers.append(self._close_browser)
+        await self._install_extensions()
+        self._apply(journeys)
+        self._mtimes = await asyncio.to_thread(self._scan)
+        from agent.web.server import start_server
+
+        self._server, self.base_url = await start_server(self.state)
+        await self.scheduler.start()
+        self._tasks = [asyncio.create_task(self._watch(), name="journeyprobe-watch"),
+                       asyncio.create_task(self._reloader(), name="journeyprobe-reload")]
+        _freeze_heap()
+        log.info("journeyprobe serving on %s with %d journeys (location %s)", self.base_url,
+                 len(self.state.journeys), self.config.location)
+
+    async def _close_browser(self) -> None:
+        if "browser_pool" in self.runner.resources:
+            from agent.probe.browser.pool import close_pool
+
+            await close_pool(self.runner.resources)
+
+    async def _install_extensions(self) -> None:
+        """Telemetry, exporters and the SLO engine hook in here when they are available."""
+        from agent.daemon.compose import install
+
+        await install(self)
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        """Stop scheduling, let runs in flight finish within the grace period, flush the store."""
+        self.state.stopping = True
+        self.scheduler.stop_scheduling()
+        cancelled = await self.scheduler.drain(self.config.grace)
+        if cancelled:
+            log.warning("cancelled %d runs still going after the %.0fs grace period", cancelled, self.config.grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.cleanup()
+        for closer in reversed(self.closers):
+            try:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("closing a component failed")
+        if self.state.store is not None:
+            await self.state.store.close()
+        log.info("journeyprobe stopped")
+
+    # -- runs ----------------------------------------------------------------------------------
+    async def _execute(self, journey: Journey, scheduled_at: float) -> None:
+        result = await self.runner.run(journey)
+        await self.publish(result, journey)
+
+    async def publish(self, result: RunResult, journey: Journey) -> None:
+        """Hand a finished run to the store, the log and every sink; sinks never block."""
+        if self.state.store is not None:
+            from agent.slo.indicator import verdicts
+
+            await self.state.store.add(result, verdicts(journey, result))
+        log_run(result)
+        for sink in self.sinks:
+            try:
+                sink(result, journey)
+            except Exception:
+                log.exception("a result sink failed")
+
+    # -- reload --------------------------------------------------------------------------------
+    def _apply(self, journeys: list[Journey]) -> dict[str, list[str]]:
+        if self.config.shard:
+            index, count = parse_shard(self.config.shard)
+            journeys = [j for j in journeys if owns(j.name, index, count)]
+        changes = self.scheduler.update(journeys)
+        self.state.journeys = {j.name: j for j in journeys}
+        self.state.journeys_loaded = True
+        self.state.reload_errors = []
+        self.state.last_reload_ok = time.time()
+        return changes
+
+    async def reload(self) -> bool:
+        """Load the journey files again; a broken set is rejected whole and the last good set runs on."""
+        self.state.last_reload_attempt = time.time()
+        try:
+            journeys = await asyncio.to_thread(load_journeys, self.journey_paths)
+        except LoadError as exc:
+            self.state.reload_errors = [str(p) for p in exc.problems]
+            log.error("reload rejected, the last good set of %d journeys keeps running:\n%s",
+                      len(self.state.journeys), exc)
+            return False
+        changes = self._apply(journeys)
+        _freeze_heap()
+        log.info("reloaded journeys: %s", ", ".join(f"{k} {v}" for k, v in changes.items() if v) or "no changes")
+        return True
+
+    async def _reloader(self) -> None:
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            await self.reload()
+
+    def _scan(self) -> dict[str, float]:
+        """Names and mtimes of the journey files: one stat each (cheap at thousands of files)."""
+        out: dict[str, float] = {}
+        for text in self.journey_paths:
+            if os.path.isdir(text):
+                with os.scandir(text) as entries:
+                    names = [e.path for e in entries
+                             if e.name.endswith((".yaml", ".yml")) and not e.name.startswith(".")]
+            elif any(char in text for char in "*?["):
+                names = glob.glob(text, recursive=True)
+            else:
+                names = [text]
+            for name in names:
+                try:
+                    info = os.stat(name)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    out[name] = info.st_mtime
+        return out
+
+    async def _watch(self) -> None:
+        """Poll the journey files; a change, an added or a removed file triggers a reload."""
+        while True:
+            await asyncio.sleep(self.config.reload_poll)
+            mtimes = await asyncio.to_thread(self._scan)
+            if mtimes != self._mtimes:
+                self._mtimes = mtimes
+                self.request_reload()
+
+
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+def _share_the_gil() -> None:
+    """Hand the GIL over sooner (default 5 ms). Renders of /metrics and the store's writer run in
+    threads; the event loop gives the GIL up at every poll and would otherwise wait a whole
+    interval each time to get it back (the convoy effect), delaying run starts by that much."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+
+def _freeze_heap() -> None:
+    """Move what lives as long as the agent (modules, models, telemetry) out of later collections.
+
+    Full collections over that heap stopped the event loop for up to 150 ms at 1,000 journeys
+    (docs/benchmarks.md, F3)."""
+    gc.collect()
+    gc.freeze()

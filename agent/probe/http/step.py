@@ -1,0 +1,206 @@
+"""The `http:` step: one request with aiohttp, a capped body, expectations and extraction."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import re
+import ssl
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from agent.expect.expression import MISSING, ResponseView, parse, parse_subject
+from agent.journey.model import HttpRequest, RegexExtract, Step
+from agent.journey.variables import TemplateRenderError
+from agent.probe.context import RunContext, StepError
+from agent.probe.http.session import ssl_context
+from agent.probe.http.timing import RequestTiming, response_protocol
+from agent.probe.result import ErrorType, Outcome, StepResult
+from agent.probe.trace_context import new_span_id
+
+CHUNK = 64 * 1024
+
+
+async def execute(step: Step, ctx: RunContext) -> StepResult:
+    request = step.http
+    assert request is not None
+    timing = RequestTiming(on_request=_request_hook(ctx))
+    started = time.perf_counter()
+    status: int | None = None
+    try:
+        kwargs = _request_arguments(request, ctx)
+        session = ctx.http_session()
+        started = time.perf_counter()
+        async with session.request(request.method, trace_request_ctx=timing, **kwargs) as response:
+            status = response.status
+            cert_days = _cert_expires_in_days(response)
+            body_started = time.perf_counter()
+            raw = await _read_capped(response, request.max_body)
+            duration = timing.finish(body_started, time.perf_counter())
+            text = raw.decode(response.charset or "utf-8", errors="replace")
+            headers = response.headers
+        _notify(ctx, timing, status, None)
+    except StepError as exc:
+        _notify(ctx, timing, status, exc.error_type)
+        return _failed(step, started, timing, status, Outcome.ERROR, str(exc), exc.error_type)
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        error_type, message = classify(exc)
+        _notify(ctx, timing, status, error_type)
+        return _failed(step, started, timing, status, Outcome.ERROR, message, error_type)
+    except (TimeoutError, asyncio.CancelledError):
+        _notify(ctx, timing, status, ErrorType.TIMEOUT)
+        raise
+    view = ResponseView(status=status, duration_s=duration, body=text, headers=headers,
+                        cert_expires_in_days=cert_days)
+    failures = tuple(msg for msg in (parse(e).evaluate(view) for e in step.expect) if msg)
+    if failures:
+        return StepResult(step.name, Outcome.FAILURE, duration, kind="http", status=status,
+                          error=failures[0], error_type=ErrorType.ASSERTION, phases=timing.phases(),
+                          expectations=failures)
+    try:
+        _extract(step, view, ctx)
+    except StepError as exc:
+        return StepResult(step.name, Outcome.ERROR, duration, kind="http", status=status, error=str(exc),
+                          error_type=exc.error_type, phases=timing.phases())
+    return StepResult(step.name, Outcome.SUCCESS, duration, kind="http", status=status, phases=timing.phases())
+
+
+def _failed(step: Step, started: float, timing: RequestTiming, status: int | None, outcome: Outcome,
+            message: str, error_type: str) -> StepResult:
+    return StepResult(step.name, outcome, time.perf_counter() - started, kind="http", status=status,
+                      error=message, error_type=error_type, phases=timing.phases())
+
+
+def _request_hook(ctx: RunContext) -> Any:
+    def on_request(timing: RequestTiming, params: aiohttp.TraceRequestStartParams) -> None:
+        if ctx.observer is not None:
+            ctx.observer.request_started(timing, params.method, str(params.url), params.headers)
+        elif ctx.journey.traceparent:
+            span_id = new_span_id()
+            params.headers["traceparent"] = f"00-{ctx.trace_id}-{span_id}-01"
+            if ctx.settings.tracestate:
+                params.headers["tracestate"] = ctx.settings.tracestate
+    return on_request
+
+
+def _notify(ctx: RunContext, timing: RequestTiming, status: int | None, error_type: str | None) -> None:
+    if ctx.observer is not None and timing.hops:
+        ctx.observer.request_finished(timing, status, error_type)
+
+
+def _request_arguments(request: HttpRequest, ctx: RunContext) -> dict[str, Any]:
+    try:
+        url = URL(ctx.variables.render(request.url))
+        if url.scheme not in ("http", "https") or not url.host:
+            raise StepError(f"invalid URL {str(url)!r}: needs http:// or https:// and a host",
+                            ErrorType.TEMPLATE)
+        kwargs: dict[str, Any] = {
+            "url": url,
+            "headers": {k: ctx.variables.render(v) for k, v in request.headers.items()},
+            "allow_redirects": request.follow_redirects,
+            "max_redirects": max(request.max_redirects, 1),
+        }
+        if url.scheme == "https" or not request.verify_tls:
+            kwargs["ssl"] = ssl_context(request.verify_tls)
+        if request.query:
+            kwargs["params"] = {k: ctx.variables.render(v) for k, v in request.query.items()}
+        if request.json_body is not None:
+            kwargs["json"] = ctx.variables.render_value(request.json_body)
+        elif request.body is not None:
+            kwargs["data"] = ctx.variables.render(request.body).encode()
+        elif request.form is not None:
+            kwargs["data"] = {k: ctx.variables.render(v) for k, v in request.form.items()}
+        if request.basic_auth is not None:
+            kwargs["headers"]["Authorization"] = aiohttp.helpers.encode_basic_auth(
+                ctx.variables.render(request.basic_auth.username),
+                ctx.variables.render(request.basic_auth.password))
+    except TemplateRenderError as exc:
+        raise StepError(str(exc), ErrorType.TEMPLATE) from None
+    return kwargs
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Read at most `limit` bytes of the body; a longer body is an error, never read to the end."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise StepError(f"response body of {declared} bytes exceeds max_body ({limit} bytes)",
+                        ErrorType.BODY_TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await response.content.read(CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            raise StepError(f"response body exceeds max_body ({limit} bytes); raise http.max_body to read more",
+                            ErrorType.BODY_TOO_LARGE)
+        chunks.append(chunk)
+
+
+def _cert_expires_in_days(response: aiohttp.ClientResponse) -> float | None:
+    transport = getattr(response_protocol(response), "transport", None)
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return None
+    from cryptography import x509
+
+    expires = x509.load_der_x509_certificate(der).not_valid_after_utc
+    return (expires - datetime.now(UTC)).total_seconds() / 86400
+
+
+def _extract(step: Step, view: ResponseView, ctx: RunContext) -> None:
+    for name, spec in step.extract.items():
+        if isinstance(spec, RegexExtract):
+            source = parse_subject(spec.from_).resolve(view)
+            match = re.search(spec.regex, "" if source is MISSING else str(source))
+            if match is None or spec.group > (match.re.groups or 0):
+                raise StepError(f"extract {name}: regex {spec.regex!r} found nothing in {spec.from_}",
+                                ErrorType.EXTRACT)
+            ctx.variables.set(name, match.group(spec.group))
+        else:
+            value = parse_subject(spec).resolve(view)
+            if value is MISSING:
+                raise StepError(f"extract {name}: {spec} is not in the response", ErrorType.EXTRACT)
+            ctx.variables.set(name, value)
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """The error type and a readable message of a failed request."""
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return ErrorType.TOO_MANY_REDIRECTS, f"too many redirects (last: {exc.request_info.real_url})"
+    if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError)):
+        return ErrorType.TLS, f"TLS error: {_reason(exc)}"
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns_error is not None and isinstance(exc, dns_error):
+        return ErrorType.DNS, f"DNS lookup failed: {_reason(exc)}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        if isinstance(os_error, ConnectionRefusedError) or os_error.errno == errno.ECONNREFUSED:
+            return ErrorType.CONNECTION_REFUSED, f"connection refused by {exc.host}:{exc.port}"
+        return ErrorType.CONNECTION_REFUSED, f"could not connect to {exc.host}:{exc.port}: {_reason(exc)}"
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
+        return ErrorType.CONNECTION_RESET, "the server closed the connection before answering"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return ErrorType.CONNECTION_RESET, f"connection failed: {_reason(exc)}"
+    if isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)):
+        return ErrorType.INVALID_RESPONSE, f"invalid response: {_reason(exc)}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ErrorType.TEMPLATE, f"invalid URL: {exc}"
+    if isinstance(exc, OSError):
+        return ErrorType.CONNECTION_RESET, f"network error: {_reason(exc)}"
+    return ErrorType.INVALID_RESPONSE, f"{type(exc).__name__}: {_reason(exc)}"
+
+
+def _reason(exc: BaseException) -> str:
+    cause = getattr(exc, "os_error", None) or getattr(exc, "certificate_error", None) or exc
+    text = str(cause) or type(cause).__name__
+    return text[:300]
