@@ -78,9 +78,10 @@ def apply_fixes(fixes: list[str]) -> None:
         from aiohttp import web
 
         from agent.web import server
+        from agent.web.app_keys import STATE_KEY
 
         async def metrics(request: web.Request) -> web.Response:
-            state = request.app[server.STATE_KEY]
+            state = request.app[STATE_KEY]
             if state.metrics is None:
                 return web.Response(status=404)
             body, content_type = await asyncio.to_thread(state.metrics)

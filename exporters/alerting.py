@@ -21,20 +21,14 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 
 from agent.slo.alerts import Notification
+from exporters.alert_post import SendError
+from exporters.notify_alertmanager import AlertmanagerSender
+from exporters.notify_webhook import WebhookSender
 
 if TYPE_CHECKING:
     from agent.config.models import AgentConfig
 
 log = logging.getLogger("journeyprobe.alerting")
-
-
-class SendError(Exception):
-    """A send that did not go through; `retryable` False for answers that will not change."""
-
-    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class Sender(Protocol):
@@ -54,30 +48,6 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_total: float = 120.0  # from the first try to giving up
     timeout: float = 10.0  # one try, connect to last byte
-
-
-async def post_json(session: aiohttp.ClientSession, url: str, body: object,
-                    headers: dict[str, str] | None = None) -> None:
-    """POST a JSON body; raise SendError unless the answer is 2xx."""
-    try:
-        async with session.post(url, json=body, headers=headers or {}) as response:
-            if 200 <= response.status < 300:
-                await response.read()
-                return
-            text = (await response.text(errors="replace"))[:200]
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            retryable = response.status in (408, 425, 429) or response.status >= 500
-            raise SendError(f"{url} answered {response.status}: {text}", retryable=retryable,
-                            retry_after=retry_after)
-    except (aiohttp.ClientError, OSError) as exc:
-        raise SendError(f"{url}: {type(exc).__name__}: {exc}") from exc
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 class SinkWorker:
@@ -191,9 +161,6 @@ class AlertDispatcher:
     def from_config(cls, config: AgentConfig, *, retry: RetryPolicy | None = None,
                     max_queue: int = 1000) -> AlertDispatcher:
         """A worker per `alerting:` entry of agent.yaml."""
-        from exporters.notify_alertmanager import AlertmanagerSender
-        from exporters.notify_webhook import WebhookSender
-
         workers = []
         for index, sink in enumerate(config.alerting):
             sender: Sender

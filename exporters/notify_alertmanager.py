@@ -14,8 +14,7 @@ import aiohttp
 
 from agent.slo.alerts import Notification
 from agent.slo.wording import percent
-from exporters.alerting import post_json
-from exporters.notify_webhook import rfc3339
+from exporters.alert_post import post_json, rfc3339
 
 ALERTNAME = "SLOBurnRate"
 

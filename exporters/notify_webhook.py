@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from agent.core.durations import format_duration
-from agent.probe.result import format_timestamp
 from agent.slo.alerts import Notification
 from agent.slo.wording import objective_text, percent, rate_text
-from exporters.alerting import post_json
+from exporters.alert_post import post_json, rfc3339
 
 PAYLOAD_VERSION = "1"
-
-
-def rfc3339(t: float | None) -> str | None:
-    return None if t is None else format_timestamp(datetime.fromtimestamp(t, tz=UTC))
 
 
 def json_payload(note: Notification) -> dict[str, Any]:

@@ -191,8 +191,8 @@ async def test_dispatcher_builds_a_worker_per_sink() -> None:
 @pytest.mark.parametrize(("kind", "ends_in"), [("firing", 300.0), ("resolved", 0.0)],
                          ids=["firing", "resolved"])
 def test_alertmanager_payload(kind: str, ends_in: float) -> None:
+    from exporters.alert_post import rfc3339
     from exporters.notify_alertmanager import am_alert
-    from exporters.notify_webhook import rfc3339
 
     alert = am_alert(note(kind), valid_for=300.0)
     assert alert["labels"] == {"alertname": "SLOBurnRate", "slo": "checkout-success", "journey": "checkout",

@@ -94,7 +94,7 @@ async def test_broken_journeys_at_start_raise(tmp_path: Path) -> None:
 
 
 async def test_shard_runs_only_its_share(tmp_path: Path, target: tuple[str, Seen]) -> None:
-    from agent.daemon.shard import owns
+    from agent.config.shard import owns
 
     url, _ = target
     names = [f"j{i}" for i in range(12)]

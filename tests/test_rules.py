@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from agent.slo.rules.openslo import openslo_documents
-from agent.slo.rules.prometheus import DURATION_BUCKETS, RulesError, le_regex, rule_problems, rules_yaml
+from agent.slo.rules.output import RulesError, rules_yaml
+from agent.slo.rules.prometheus import DURATION_BUCKETS, rule_problems
+from agent.slo.rules.selectors import le_regex
 from tests.test_slo_fixtures import slo_journey
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.daemon.shard import owner, owns, parse_shard, select
+from agent.config.shard import owner, owns, parse_shard, select
 from agent.journey.model import Journey
 
 names = st.lists(st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,30}", fullmatch=True), unique=True, max_size=50)

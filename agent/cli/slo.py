@@ -89,7 +89,7 @@ def slo_command(config: AgentConfig, journeys: Sequence[Journey], as_json: bool,
     With `shard:` set, only this replica's journeys are shown: its store holds no others.
     """
     if config.shard:
-        from agent.daemon.shard import owns, parse_shard
+        from agent.config.shard import owns, parse_shard
 
         index, count = parse_shard(config.shard)
         journeys = [j for j in journeys if owns(j.name, index, count)]

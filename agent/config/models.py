@@ -134,7 +134,7 @@ class AgentConfig(_Strict):
     @classmethod
     def _shard(cls, value: str | None) -> str | None:
         if value is not None:
-            from agent.daemon.shard import parse_shard
+            from agent.config.shard import parse_shard
 
             parse_shard(value)
         return value

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.config.models import AgentConfig
+from agent.config.shard import owns, parse_shard
 from agent.daemon.logs import log_run
 from agent.daemon.scheduler import Scheduler
-from agent.daemon.shard import owns, parse_shard
 from agent.journey.loader import LoadError, load_journeys
 from agent.journey.model import Journey
 from agent.probe.artifacts import Retention

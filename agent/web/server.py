@@ -10,13 +10,12 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.web.app_keys import LOGIN_PAGE_KEY, STATE_KEY
 from agent.web.state import AgentState
+from agent.web.status_page.views import add_routes
 
-STATE_KEY: web.AppKey[AgentState] = web.AppKey("state", AgentState)
 OPEN_PATHS = frozenset({"/healthz", "/login"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-LoginPage = Callable[[web.Request, bool], Awaitable[web.StreamResponse]]
-LOGIN_PAGE_KEY: web.AppKey[LoginPage] = web.AppKey("login_page")
 METRICS_CACHE_KEY: web.AppKey[dict[str, Any]] = web.AppKey("metrics_cache", dict)
 METRICS_CACHE_S = 2.0
 
@@ -127,12 +126,7 @@ def create_app(state: AgentState) -> web.Application:
     app.router.add_get("/api/v1/journeys", list_journeys)
     app.router.add_get("/api/v1/journeys/{name}/runs", journey_runs)
     app.router.add_get("/api/v1/slos", slos)
-    try:
-        from agent.web.status_page.views import add_routes
-    except ImportError:
-        pass
-    else:
-        add_routes(app)
+    add_routes(app)
     return app
 
 

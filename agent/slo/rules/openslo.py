@@ -16,7 +16,7 @@ import yaml
 from agent.core.durations import format_duration
 from agent.journey.model import Journey, Slo
 from agent.slo.math import SEVERITIES, alert_pairs
-from agent.slo.rules.prometheus import selectors
+from agent.slo.rules.selectors import selectors
 from agent.slo.wording import display_name, slo_description
 
 API_VERSION = "openslo/v1"

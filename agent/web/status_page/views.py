@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.web.server import LOGIN_PAGE_KEY, STATE_KEY
+from agent.web.app_keys import LOGIN_PAGE_KEY, STATE_KEY
 from agent.web.state import AgentState
 from agent.web.status_page import render
 from agent.web.status_page.data import build_overview, slo_entries_from_store
