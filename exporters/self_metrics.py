@@ -1,78 +1,73 @@
-"""The agent's own health as `journeyprobe.*` metrics, read from the daemon when a reader collects.
+"""The agent's own health as `journeyprobe.*` metrics, read from a typed snapshot when a reader collects.
 
-Callbacks run in the exporters' threads and the /metrics handler; they only read counters
-(ints and floats) and tolerate components that are missing or not started yet.
+Callbacks run in the exporters' threads and the /metrics handler; `health()` must only read
+counters (ints and floats), quickly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from agent.core import metric_names as n
 
-Source = Callable[[], Any]
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The agent's own health at one moment; None where a part is not started yet."""
+
+    runs_in_flight: int | None = None
+    runs_skipped: int | None = None
+    store_flush_lag_s: float | None = None
+    store_pending: int | None = None
+    store_dropped: int | None = None
+    last_reload_ok: float | None = None
+    sinks_dropped: Mapping[str, int] = field(default_factory=dict)
+    """Results other sinks (jsonl) dropped because they were behind, by sink."""
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def _one(value: float | None) -> list[Observation]:
+    return [Observation(value)] if value is not None else []
 
 
-def _read(obj: Any, *path: str) -> float | None:
-    for name in path:
-        if obj is None:
-            return None
-        obj = getattr(obj, name, None)
-    return _number(obj)
+def register_self_metrics(meter: Meter, health: Callable[[], Health],
+                          export_failures: Callable[[], Mapping[str, int]], exporters: Iterable[str] = (),
+                          sinks: Iterable[str] = ()) -> None:
+    """Observable instruments over `health()`, read at each collection.
 
-
-def register_self_metrics(meter: Meter, daemon: Any, export_failures: Callable[[], Mapping[str, int]],
-                          exporters: Iterable[str] = (),
-                          dropped: Mapping[str, Callable[[], int]] | None = None) -> None:
-    """Observable instruments over `daemon` (scheduler, state.store, state.last_reload_ok).
-
-    `exporters` names the export pipelines whose failure counters start at 0;
-    `dropped` adds sinks (such as jsonl) to `journeyprobe.results.dropped` by name.
+    `exporters` names the export pipelines whose failure counters start at 0; `sinks` names the
+    sinks besides the store whose dropped counters start at 0.
     """
     signals = tuple(exporters)
-    extra_dropped = dict(dropped or {})
+    other_sinks = tuple(sinks)
 
     def in_flight(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "scheduler", "in_flight")
-        return [Observation(value)] if value is not None else []
+        return _one(health().runs_in_flight)
 
     def skipped(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "scheduler", "skipped_total")
-        return [Observation(value)] if value is not None else []
+        return _one(health().runs_skipped)
 
     def failures(options: CallbackOptions) -> Iterable[Observation]:
         counts = dict.fromkeys(signals, 0) | dict(export_failures())
         return [Observation(v, {n.EXPORTER: k}) for k, v in sorted(counts.items())]
 
     def store_lag(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "state", "store", "last_flush_lag_s")
-        return [Observation(value)] if value is not None else []
+        return _one(health().store_flush_lag_s)
 
     def store_pending(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "state", "store", "pending")
-        return [Observation(value)] if value is not None else []
+        return _one(health().store_pending)
 
     def results_dropped(options: CallbackOptions) -> Iterable[Observation]:
-        out = []
-        store = _read(daemon, "state", "store", "dropped")
-        if store is not None:
-            out.append(Observation(store, {n.SINK: "store"}))
-        for sink, count in extra_dropped.items():
-            out.append(Observation(count(), {n.SINK: sink}))
+        now = health()
+        out = [Observation(now.store_dropped, {n.SINK: "store"})] if now.store_dropped is not None else []
+        counts = dict.fromkeys(other_sinks, 0) | dict(now.sinks_dropped)
+        out.extend(Observation(count, {n.SINK: sink}) for sink, count in sorted(counts.items()))
         return out
 
     def reload_ok(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "state", "last_reload_ok")
-        return [Observation(value)] if value is not None else []
+        return _one(health().last_reload_ok)
 
     meter.create_observable_gauge(n.SELF_IN_FLIGHT, [in_flight], unit="{run}",
                                   description="Runs executing or waiting for a slot now.")

@@ -35,7 +35,7 @@ from agent.core import metric_names as n
 from agent.probe.result import Outcome, RunResult
 from agent.probe.trace_context import SYNTHETIC_TRACESTATE
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
-from exporters.self_metrics import register_self_metrics
+from exporters.self_metrics import Health, register_self_metrics
 from exporters.tracing import IdOnlyTracer, RootContexts, RunSpans, SpanHooks
 
 if TYPE_CHECKING:
@@ -174,9 +174,9 @@ class Telemetry:
             return b"", "text/plain; charset=utf-8"
         return self.prometheus.render()
 
-    def watch(self, daemon: Any, dropped: dict[str, Callable[[], int]] | None = None) -> None:
-        """Publish the daemon's own health as `journeyprobe.*` metrics."""
-        register_self_metrics(self.meter, daemon, self.failures.counts, self._pipelines, dropped)
+    def watch(self, health: Callable[[], Health], sinks: Iterable[str] = ()) -> None:
+        """Publish the agent's own health as `journeyprobe.*` metrics; `sinks`: those besides the store."""
+        register_self_metrics(self.meter, health, self.failures.counts, self._pipelines, sinks)
 
     def register_slo_gauges(self, callback: Callable[[], Iterable[SloSample]]) -> None:
         """Add a source of SLO gauge values: `callback()` -> [(name, attributes, value)].

@@ -41,7 +41,8 @@ steps:
         daemon = Daemon(config)
         await daemon.start()
         try:
-            telemetry = daemon.telemetry  # type: ignore[attr-defined]
+            assert daemon.parts is not None
+            telemetry = daemon.parts.telemetry
             sli = ("slo.sli", {"slo.name": "shop", "slo.window": "5m"}, 1.0)
             telemetry.register_slo_gauges(lambda: [sli])
             async with aiohttp.ClientSession() as session:

@@ -25,10 +25,7 @@ async def run_all(journeys: Sequence[Journey], runner: Runner) -> list[RunResult
     try:
         return list(await asyncio.gather(*(runner.run(j) for j in journeys)))
     finally:
-        if "browser_pool" in runner.resources:
-            from agent.probe.browser.pool import close_pool
-
-            await close_pool(runner.resources)
+        await runner.resources.close()
 
 
 def run_check(journeys: Sequence[Journey], *, overrides: Mapping[str, str], as_json: bool,

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from agent.journey.model import Journey, Step
 from agent.journey.variables import Redactor, TemplateRenderError, Variables
-from agent.probe.context import ProbeSettings, RequestObserver, RunContext, StepError
+from agent.probe.context import ProbeResources, ProbeSettings, RequestObserver, RunContext, StepError
 from agent.probe.executors import executor_for
 from agent.probe.result import AttemptSummary, ErrorType, Outcome, RunResult, StepResult
 from agent.probe.trace_context import new_trace_id
@@ -46,7 +46,7 @@ class Runner:
         self.environ = environ
         self.overrides = dict(overrides or {})
         self.observer_factory = observer_factory
-        self.resources: dict[str, object] = {}
+        self.resources = ProbeResources()
 
     async def run(self, journey: Journey) -> RunResult:
         """Run the journey, retrying a failed run as `retry` says; earlier attempts stay in the result."""

@@ -1,7 +1,7 @@
 """One shared Chromium per agent: a fresh, isolated browser context per run, at most `max_contexts` at once.
 
-The pool lives in `Runner.resources["browser_pool"]` (see `pool_for`) and must be closed when the
-agent or `check` ends (`close_pool`). The browser is launched on first use, relaunched when it
+The pool lives in `Runner.resources.browser_pool` (see `pool_for`) and must be closed when the
+agent or `check` ends (`ProbeResources.close`). The browser is launched on first use, relaunched when it
 crashes or disconnects, and recycled after `recycle_after` contexts so that its temporary files
 (trace data of every context) and memory stay bounded.
 """
@@ -16,19 +16,16 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.config.models import BrowserConfig
-from agent.probe.context import StepError
+from agent.probe.context import ProbeResources, StepError
 from agent.probe.result import ErrorType
 
 log = logging.getLogger("journeyprobe.browser")
 
-POOL_KEY = "browser_pool"
-CONFIG_KEY = "browser_config"
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-quic")
@@ -327,19 +324,11 @@ def _first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
-def pool_for(resources: MutableMapping[str, Any]) -> BrowserPool:
-    """The pool shared by every run of one Runner; created on first use from `resources["browser_config"]`."""
-    pool = resources.get(POOL_KEY)
-    if pool is None:
-        config = resources.get(CONFIG_KEY)
-        config = config if isinstance(config, BrowserConfig) else None
-        pool = BrowserPool(config, recycle_after=int(getattr(config, "recycle_after", DEFAULT_RECYCLE_AFTER)))
-        resources[POOL_KEY] = pool
-    return pool  # type: ignore[no-any-return]
-
-
-async def close_pool(resources: MutableMapping[str, Any]) -> None:
-    """Close the shared browser of a Runner, if one was started (for the daemon's and check's shutdown)."""
-    pool = resources.pop(POOL_KEY, None)
-    if isinstance(pool, BrowserPool):
-        await pool.close()
+def pool_for(resources: ProbeResources) -> BrowserPool:
+    """The pool shared by every run of one Runner; created on first use from `resources.browser`."""
+    pool = resources.browser_pool
+    if not isinstance(pool, BrowserPool):
+        config = resources.browser
+        pool = BrowserPool(config, recycle_after=config.recycle_after if config else DEFAULT_RECYCLE_AFTER)
+        resources.browser_pool = pool
+    return pool

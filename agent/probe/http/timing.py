@@ -22,7 +22,7 @@ import functools
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -56,7 +56,7 @@ class RequestTiming:
     _sent: float = 0.0
     _first_byte: float = 0.0
     _protocol: TimedResponseHandler | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    observed: object = None  # the request observer's own record of this request (telemetry's span)
 
     def phases(self) -> Phases:
         return Phases(self.dns_s, self.connect_s, self.tls_s, self.ttfb_s, self.transfer_s)
