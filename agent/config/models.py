@@ -1,4 +1,4 @@
-"""The agent's own config (`agent.yaml`, interfaces.md): every key optional, env may override."""
+"""The agent's own config (`agent.yaml`, docs/interfaces.md): every key optional, env may override."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Frozen results of steps and runs, and their JSON form (interfaces.md: Result JSON)."""
+"""Frozen results of steps and runs, and their JSON form (docs/interfaces.md: Result JSON)."""
 
 from __future__ import annotations
 

@@ -135,6 +135,17 @@ class Store(ReportQueries):
         store._writer = asyncio.create_task(store._write_loop(), name="journeyprobe store writer")
         return store
 
+    async def durability(self) -> tuple[str, int]:
+        """(journal_mode, synchronous) of the writer's connection: ("wal", 1) is WAL with synchronous=NORMAL."""
+        self._check_open()
+
+        def read() -> tuple[str, int]:
+            assert self._wconn is not None
+            mode = self._wconn.execute("PRAGMA journal_mode").fetchone()[0]
+            return str(mode), int(self._wconn.execute("PRAGMA synchronous").fetchone()[0])
+
+        return await self._on_writer(read)
+
     # -- writing ---------------------------------------------------------------------------
 
     @property
