@@ -103,15 +103,15 @@ def _required(node: nodes.Node, optional: bool) -> Iterator[EnvReference]:
     if isinstance(node, nodes.Filter) and node.name in _OPTIONAL_FILTERS:
         if node.node is not None:
             yield from _required(node.node, optional=True)
-        for child in (*node.args, *(k.value for k in node.kwargs)):
-            yield from _required(child, optional)
+        for argument in (*node.args, *(k.value for k in node.kwargs)):
+            yield from _required(argument, optional)
         return
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
         owner = node.node.node  # env.get('X') calls a method of the mapping: no variable called `get`
         if not (isinstance(owner, nodes.Name) and owner.name in NAMESPACES):
             yield from _required(owner, optional)
-        for child in (*node.args, *(k.value for k in node.kwargs)):
-            yield from _required(child, optional)
+        for argument in (*node.args, *(k.value for k in node.kwargs)):
+            yield from _required(argument, optional)
         return
     ref = _reference(node)
     if ref is not None:
