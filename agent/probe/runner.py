@@ -19,7 +19,7 @@ from agent.probe.result import AttemptSummary, ErrorType, Outcome, RunResult, St
 from agent.probe.trace_context import new_trace_id
 
 log = logging.getLogger("journeyprobe.runner")
-_NOT_RETRIED = (ErrorType.CANCELLED, ErrorType.MISSING_ENV)  # another attempt ends the same way
+NOT_RETRIED = (ErrorType.CANCELLED, ErrorType.MISSING_ENV)  # another attempt ends the same way
 
 
 class RunObserver(Protocol):
@@ -56,7 +56,7 @@ class Runner:
         attempt = 1
         while True:
             result = await self.run_once(journey, attempt)
-            last = attempt >= journey.retry.attempts or result.error_type in _NOT_RETRIED
+            last = attempt >= journey.retry.attempts or result.error_type in NOT_RETRIED
             if result.passed or last:
                 return replace(result, earlier_attempts=tuple(earlier)) if earlier else result
             earlier.append(AttemptSummary(attempt, result.outcome, result.error_type, result.error,
