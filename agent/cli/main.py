@@ -51,7 +51,7 @@ def run(config_path: str | None, log_format: str, log_level: str, paths: tuple[s
     """The daemon: run every journey on its interval until SIGTERM or SIGINT."""
     from agent.config.loader import ConfigError
     from agent.daemon.logs import setup_logging
-    from agent.daemon.main import run_forever, serve
+    from agent.daemon.main import PortInUseError, run_forever, serve
     from agent.journey.loader import LoadError
     from agent.store.sqlite import StoreError
 
@@ -59,7 +59,7 @@ def run(config_path: str | None, log_format: str, log_level: str, paths: tuple[s
     setup_logging(log_format, log_level)
     try:
         sys.exit(run_forever(serve(config, list(paths))))
-    except (LoadError, ConfigError, StoreError) as exc:
+    except (LoadError, ConfigError, StoreError, PortInUseError) as exc:
         fail_input(str(exc))
 
 
@@ -115,21 +115,26 @@ def report(config_path: str | None, window: str, fmt: str, output: str) -> None:
 
 
 @main.command()
-@click.option("--port", default=9464, show_default=True, help="Port of the agent's status page and API.")
-@click.option("--shop-port", default=8000, show_default=True, help="Port of the demo shop (0: any free one).")
+@click.option("--port", default=9464, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the agent's status page and API (0: any free one).")
+@click.option("--shop-port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the demo shop (0: any free one).")
 @click.option("--store", default="journeyprobe-demo.db", show_default=True, help="SQLite store of the demo.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def demo(port: int, shop_port: int, store: str, log_format: str) -> None:
     """A demo shop with switchable faults, probed by a daemon running the example journeys."""
     from agent.config.models import AgentConfig
     from agent.daemon.logs import setup_logging
+    from agent.daemon.main import PortInUseError, run_forever
     from agent.daemon.main import demo as run_demo
-    from agent.daemon.main import run_forever
 
     setup_logging(log_format)
     config = AgentConfig.model_validate({"location": "demo", "server": {"listen": f"127.0.0.1:{port}"},
                                          "storage": {"path": store}})
-    sys.exit(run_forever(run_demo(config, shop_port)))
+    try:
+        sys.exit(run_forever(run_demo(config, shop_port)))
+    except PortInUseError as exc:
+        fail_input(str(exc))
 
 
 if __name__ == "__main__":
