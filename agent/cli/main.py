@@ -21,6 +21,25 @@ main.add_command(check)
 
 
 @main.command()
+@click.argument("folder", default=".")
+@click.option("--url", help="The site the starter journeys probe (default: the demo shop, http://127.0.0.1:8000).")
+def init(folder: str, url: str | None) -> None:
+    """Start a project in FOLDER: an HTTP and a browser journey, agent.yaml and the schema for editors."""
+    from pathlib import Path
+
+    from agent.cli.init import InitError, next_steps, starter, write_starter
+
+    if url is not None and not url.startswith(("http://", "https://")):
+        fail_input(f"--url {url!r}: give an http:// or https:// address")
+    project = starter(Path(folder), url)
+    try:
+        write_starter(project)
+    except InitError as exc:
+        fail_input(str(exc))
+    click.echo(next_steps(project, url), nl=False)
+
+
+@main.command()
 @click.argument("paths", nargs=-1, required=True)
 def validate(paths: tuple[str, ...]) -> None:
     """Load and check journey files; print FILE:LINE: message per problem."""
