@@ -9,6 +9,7 @@ import click
 from agent import __version__
 from agent.cli.check_command import check
 from agent.cli.inputs import fail_input, load_config_or_exit, load_or_exit, writable_or_exit
+from agent.cli.record_command import record
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +19,7 @@ def main() -> None:
 
 
 main.add_command(check)
+main.add_command(record)
 
 
 @main.command()
