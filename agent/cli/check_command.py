@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 @click.option("--junit", metavar="FILE", help="Write JUnit XML to FILE.")
 @click.option("--github/--no-github", default=None,
               help="GitHub Actions annotations (default: on when GITHUB_ACTIONS=true).")
-@click.option("--reporter", type=click.Choice(["github"]), multiple=True, hidden=True,
-              help="--reporter github is --github.")
+@click.option("--reporter", type=click.Choice(["github"]), multiple=True,
+              help="--reporter github: the same as --github.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show what runs while it runs (live on a terminal, plain lines otherwise).")
 @click.option("--location", default=None, help="probe.location of the results (default: the config's, else none).")
