@@ -33,6 +33,7 @@ class ErrorType(StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     INVALID_RESPONSE = "invalid_response"
     TEMPLATE = "template"
+    MISSING_ENV = "missing_env"  # an env./secret. variable the journey reads is not set: the agent's setup
     EXTRACT = "extract"
     SCRIPT = "script"
     BROWSER = "browser"

@@ -69,9 +69,10 @@ class BrowserPool:
     """A shared browser, relaunched when needed, lending one context per run."""
 
     def __init__(self, config: BrowserConfig | None = None, *,
-                 recycle_after: int = DEFAULT_RECYCLE_AFTER) -> None:
+                 recycle_after: int = DEFAULT_RECYCLE_AFTER, extra_args: tuple[str, ...] = ()) -> None:
         self.config = config or BrowserConfig()
         self.recycle_after = recycle_after
+        self.extra_args = extra_args  # more Chromium flags (`record` opens a DevTools port with one)
         self._slots = asyncio.Semaphore(self.config.max_contexts)
         self._launch_lock = asyncio.Lock()
         self._playwright: Any = None
@@ -241,7 +242,7 @@ class BrowserPool:
         started = time.perf_counter()
         try:
             browser = await playwright.chromium.launch(
-                executable_path=executable, headless=self.config.headless, args=list(CHROMIUM_ARGS),
+                executable_path=executable, headless=self.config.headless, args=[*CHROMIUM_ARGS, *self.extra_args],
                 env=env, traces_dir=str(traces), timeout=within * 1000, handle_sigint=False,
                 handle_sigterm=False, handle_sighup=False)
         except Exception as exc:
