@@ -19,6 +19,10 @@ from agent.probe.result import AttemptSummary, ErrorType, Outcome, RunResult, St
 from agent.probe.trace_context import new_trace_id
 
 log = logging.getLogger("journeyprobe.runner")
+BACKSTOP_S = {"browser": 1.0}
+"""Step kinds that end their own waits before the step's limit, to say which action timed out and keep
+a failure screenshot: the runner's timeout is only their backstop, this much later (a loaded host can
+make the browser overrun its own deadline by a little)."""
 NOT_RETRIED = (ErrorType.CANCELLED, ErrorType.MISSING_ENV)  # another attempt ends the same way
 
 
@@ -147,7 +151,7 @@ class Runner:
         by_deadline = step.step_timeout is None or step.step_timeout >= remaining
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(limit + BACKSTOP_S.get(step.kind, 0.0)):
                 return await executor_for(step.kind)(step, ctx)
         except TimeoutError:
             what = (f"the journey's deadline ({ctx.journey.timeout:g}s) passed" if by_deadline
