@@ -79,7 +79,7 @@ class SloService:
 
     async def status(self) -> list[dict[str, Any]]:
         """The `/api/v1/slos` list, computed now from the in-memory counts."""
-        return slo_list(await self.engine.evaluate_in_slices(), self.book.active)
+        return slo_list(await self.engine.evaluate_in_slices(), self.book.active, self.book.location)
 
     def gauges(self) -> list[GaugePoint]:
         """The SLO gauges as of the last evaluation; safe to call from any thread."""
@@ -123,9 +123,13 @@ async def install_slo(daemon: Daemon) -> SloService:
         raise RuntimeError("the SLO service needs the result store open")
     dispatcher = AlertDispatcher.from_config(daemon.config)
     dispatcher.start()
+    by_agent = daemon.config.alerts.source == "agent"
+    if not by_agent and dispatcher.workers:
+        log.warning("alerts.source is rules: Prometheus sends the SLO alerts, so the %d alerting: "
+                    "destinations of agent.yaml get nothing from this agent", len(dispatcher.workers))
     service = SloService(daemon.config, state.store,
                          lambda: list(state.journeys.values()) if state.journeys_loaded else None,
-                         dispatcher.submit)
+                         dispatcher.submit if by_agent else None)
     await service.start()
     daemon.sinks.append(service.observe)
     state.slo_status = service.status
@@ -134,6 +138,9 @@ async def install_slo(daemon: Daemon) -> SloService:
     telemetry = getattr(daemon, "telemetry", None)
     if telemetry is not None:
         telemetry.register_slo_gauges(service.gauges)
+        # per-SLO event counters, at 0 from the start for every SLO of the loaded journeys
+        telemetry.slo_counters.track(lambda: list(state.journeys.values()) if state.journeys_loaded else None)
+        daemon.sinks.append(telemetry.slo_counters.record)
     # closers run in reverse: the service stops first, then the senders get a few seconds to deliver
     daemon.closers.append(dispatcher.close)
     daemon.closers.append(service.close)
