@@ -78,3 +78,16 @@ def test_the_firing_summary_of_a_full_window_is_unchanged() -> None:
     assert firing_summary(slo, 14.9, "1h", 3600) == firing_summary(slo, 14.9, "1h", 3600, 28 * 86400) == (
         "Checkout success is burning its error budget 14.9x faster than sustainable: 2.2% of the 28-day budget "
         "gone in the last hour")
+
+
+async def test_the_slo_table_says_why() -> None:
+    import io
+
+    from agent.cli.slo import render_table
+
+    service, _ = await service_with(journey(), [True, False, True])
+    out = io.StringIO()
+    render_table(await service.status(), out)
+    text = out.getvalue()
+    assert "too few runs" in text and "spent, 66x over" in text and "3 runs in 1 minute" in text
+    assert "checkout-success: 3 runs so far: too few to judge (paging needs 15 in the last hour)" in text
