@@ -36,6 +36,7 @@ from agent.probe.result import Outcome, RunResult
 from agent.probe.trace_context import SYNTHETIC_TRACESTATE
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
 from exporters.self_metrics import Health, register_self_metrics
+from exporters.slo_counters import SloCounters
 from exporters.tracing import IdOnlyTracer, RootContexts, RunSpans, SpanHooks
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Telemetry:
                                          description="Finished journey runs by outcome.")
         self.duration = meter.create_histogram(n.JOURNEY_DURATION, unit="s",
                                                description="Duration of journey runs.")
+        self.slo_counters = SloCounters(meter, location, self.runs)  # slo_events_total & co, for the rules
         self.step_duration = meter.create_histogram(n.JOURNEY_STEP_DURATION, unit="s",
                                                     description="Duration of the steps of journey runs.")
         # read at collection time: a dict write per run instead of an SDK measurement

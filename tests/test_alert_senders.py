@@ -195,8 +195,10 @@ def test_alertmanager_payload(kind: str, ends_in: float) -> None:
     from exporters.notify_alertmanager import am_alert
 
     alert = am_alert(note(kind), valid_for=300.0)
-    assert alert["labels"] == {"alertname": "SLOBurnRate", "slo": "checkout-success", "journey": "checkout",
-                               "severity": "page", "owner": "Head of Product", "location": "tokyo-1"}
+    assert alert["labels"] == {"alertname": "SLOBurnRate", "slo": "checkout-success",
+                               "journey_name": "checkout",
+                               "severity": "page", "owner": "Head of Product",
+                               "probe_location": "tokyo-1"}
     assert alert["annotations"]["budget_left"] == "63%"
     assert alert["annotations"]["status_page"] == alert["generatorURL"] == "http://status.example:9464"
     assert alert["startsAt"] == rfc3339(1_800_000_000.0)
