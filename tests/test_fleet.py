@@ -206,7 +206,7 @@ async def test_a_fleet_agrees_and_alerts_once(tmp_path: Path) -> None:
                             objective=0.01, window_s=23 * 3600)
         assert eu_rule_alert == alert_labels(note)
         assert "probe_location" not in quorum_alert  # a fleet alert: no location of its own
-        dispatchers = {loc: d.state.extras["alerting"] for loc, d in daemons.items()}
+        dispatchers = {loc: d.parts.alerting for loc, d in daemons.items() if d.parts is not None}
         assert isinstance(dispatchers["eu-west-1"], AlertDispatcher)
         assert dispatchers["eu-west-1"].workers[0].sent >= 1  # eu-west-1 did send its own alert
         assert dispatchers["us-east-1"].workers[0].sent == 0  # us-east-1 left it to Prometheus
