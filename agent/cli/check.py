@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.core import redaction
 from agent.journey.model import Journey
 from agent.probe.context import ProbeSettings
 from agent.probe.result import RunResult
@@ -33,6 +35,7 @@ async def run_all(journeys: Sequence[Journey], runner: Runner) -> list[RunResult
 
 def run_check(journeys: Sequence[Journey], *, overrides: Mapping[str, str], as_json: bool,
               junit: str | None, location: str, otlp: str | None = None) -> int:
+    _log_warnings_redacted()
     runner = Runner(ProbeSettings(location=location, artifacts_dir=Path("artifacts")), overrides=overrides)
     telemetry = _otlp_telemetry(otlp, runner) if otlp else None  # opentelemetry is imported only here
     results = asyncio.run(run_all(journeys, runner))
@@ -49,6 +52,21 @@ def run_check(journeys: Sequence[Journey], *, overrides: Mapping[str, str], as_j
     if telemetry is not None:
         _export(telemetry, results, journeys)
     return 0 if all(r.passed for r in results) else 1
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redaction.redact(super().format(record))
+
+
+def _log_warnings_redacted() -> None:
+    """Warnings and errors (an agent fault's traceback) to stderr, through the redactor."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
 
 
 def _otlp_telemetry(endpoint: str, runner: Runner) -> Telemetry:

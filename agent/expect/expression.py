@@ -37,6 +37,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.functions import Functions
 
+from agent.core import redaction
 from agent.core.durations import format_duration
 from agent.expect.tokens import Duration, ExpectationSyntaxError, Scanner
 
@@ -335,16 +336,17 @@ def _show_seen(kind: str, value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    """A seen value as JSON, cut to SHOW_LIMIT characters."""
+    """A seen value as JSON, cut to SHOW_LIMIT characters; secrets are redacted before the cut."""
     if isinstance(value, str):
-        if len(value) <= SHOW_LIMIT:
-            return json.dumps(value, ensure_ascii=False)
-        return json.dumps(value[:SHOW_LIMIT], ensure_ascii=False)[:-1] + f'…" ({len(value)} characters)'
+        shown, was_cut = redaction.shorten(value, SHOW_LIMIT)
+        if not was_cut:
+            return json.dumps(shown, ensure_ascii=False)
+        return json.dumps(shown, ensure_ascii=False)[:-1] + f'…" ({len(value)} characters)'
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, TypeError, RecursionError):
         text = f"<{_type_name(value)} too deeply nested to show>"
-    return text if len(text) <= SHOW_LIMIT else text[:SHOW_LIMIT] + "…"
+    return redaction.cut(text, SHOW_LIMIT)
 
 
 def _seconds(seconds: float) -> str:
@@ -359,5 +361,6 @@ def _seconds(seconds: float) -> str:
 def _not_json(body: str) -> str:
     if not body.strip():
         return "body is empty, not JSON"
-    shown = repr(body[:40])
-    return f"body is not JSON: {shown[:-1] + '…' + shown[-1] if len(body) > 40 else shown}"
+    start, was_cut = redaction.shorten(body, 40)
+    shown = repr(start)
+    return f"body is not JSON: {shown[:-1] + '…' + shown[-1] if was_cut else shown}"

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from agent.core import redaction
 from agent.journey.model import Step
 from agent.journey.variables import Variables
 from agent.probe.browser.run import BrowserRun, current_run, open_run
@@ -178,7 +179,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
 
 
 def _classify(reference: str, exc: Exception) -> tuple[Outcome, str, str]:
-    text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+    text = redaction.cut(str(exc).strip().splitlines()[0], 500) if str(exc).strip() else ""
     described = f"{reference}: {type(exc).__name__}" + (f": {text}" if text else "")
     if _playwright_timeout(exc):
         return Outcome.TIMEOUT, ErrorType.TIMEOUT, described

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.core import redaction
 from agent.probe.artifacts import Pruner, Retention, run_folder, slug
 from agent.probe.browser.pool import BrowserPool, Lease, pool_for
 from agent.probe.browser.vitals import INIT_SCRIPT, SNAPSHOT_SCRIPT, VitalsLog
@@ -82,7 +83,7 @@ class BrowserRun:
             return
         self.event_count += 1
         line = " ".join(text.split())
-        self.events.append(line if len(line) <= EVENT_CHARS else line[:EVENT_CHARS - 1] + "…")
+        self.events.append(redaction.cut(line, EVENT_CHARS - 1))
 
     def take_events(self) -> list[str]:
         """Console errors and page errors since the last call."""
@@ -219,7 +220,7 @@ class BrowserRun:
             except Exception:
                 continue
             folded = " ".join(text.split())
-            return folded if len(folded) <= limit else folded[:limit - 1] + "…"
+            return redaction.cut(folded, limit - 1)
         return ""
 
     # -- closing -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from agent.core import redaction
 from agent.expect.expression import MISSING, ResponseView, parse, parse_subject
 from agent.journey.model import HttpRequest, RegexExtract, Step
 from agent.journey.variables import TemplateRenderError
@@ -116,8 +117,7 @@ def _request_arguments(request: HttpRequest, ctx: RunContext) -> dict[str, Any]:
             kwargs["data"] = {k: ctx.variables.render(v) for k, v in request.form.items()}
         if request.basic_auth is not None:
             kwargs["headers"]["Authorization"] = aiohttp.helpers.encode_basic_auth(
-                ctx.variables.render(request.basic_auth.username),
-                ctx.variables.render(request.basic_auth.password))
+                *ctx.variables.basic_auth(request.basic_auth.username, request.basic_auth.password))
     except TemplateRenderError as exc:
         raise StepError(str(exc), ErrorType.TEMPLATE) from None
     return kwargs
@@ -203,4 +203,4 @@ def classify(exc: BaseException) -> tuple[str, str]:
 def _reason(exc: BaseException) -> str:
     cause = getattr(exc, "os_error", None) or getattr(exc, "certificate_error", None) or exc
     text = str(cause) or type(cause).__name__
-    return text[:300]
+    return redaction.cut(text, 300)
