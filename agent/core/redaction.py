@@ -98,13 +98,19 @@ def _units(text: str) -> list[str]:
     return units
 
 
-def shown_forms(secret: str) -> list[str]:
-    """The secret as text may carry it: itself, as a browser shows it, and its base64."""
+def page_forms(secret: str) -> list[str]:
+    """The secret as a page may show it: itself, its tags stripped, its whitespace folded."""
     forms = [secret]
     stripped = _TAG.sub("", secret)
     for shown in (stripped, " ".join(secret.split()), " ".join(stripped.split())):
         if len(shown) >= MIN_DERIVED and shown not in forms:
             forms.append(shown)
+    return forms
+
+
+def shown_forms(secret: str) -> list[str]:
+    """The secret as text may carry it: as a page shows it, and its base64 (standard and URL-safe)."""
+    forms = page_forms(secret)
     if len(secret) >= 3:
         raw = secret.encode("utf-8", "surrogatepass")
         for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
@@ -169,6 +175,10 @@ class Redactor:
             if patterns.beginning is not None and any(e in value for e in ELLIPSES):
                 value = patterns.beginning.sub(lambda m: REDACTED + m.group(1), value)
         return value
+
+    def holds(self, value: str) -> bool:
+        """Whether `value` holds a secret (in any of its forms)."""
+        return any(p.may_hold(value) and p.whole.search(value) is not None for p in self._patterns)
 
     def optional(self, value: str | None) -> str | None:
         return None if value is None else self.text(value)

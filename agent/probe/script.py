@@ -25,6 +25,7 @@ import aiohttp
 from agent.core import redaction
 from agent.journey.model import Step
 from agent.journey.variables import Variables
+from agent.probe.artifacts import drop_secret_holders
 from agent.probe.browser.run import BrowserRun, current_run, open_run
 from agent.probe.context import RunContext, StepError
 from agent.probe.result import ErrorType, Outcome, StepResult
@@ -169,7 +170,8 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
         if events:
             record["page_errors"] = events
         if outcome is not Outcome.SUCCESS:
-            artifacts = await run.capture_failure(step.name, step_end)
+            captured = await run.capture_failure(step.name, step_end)
+            artifacts = await asyncio.to_thread(drop_secret_holders, captured, ctx.variables.redactor)
     if message:
         record["error"] = message
     redactor = ctx.variables.redactor

@@ -155,7 +155,10 @@ class BrowserRun:
         return run_folder(Path(root), self.ctx.journey.name, self.ctx.trace_id, self.started_at)
 
     def masks(self) -> list[Any]:
-        return [self.page.locator(selector) for selector in self.secret_selectors]
+        """What screenshots cover: the fields a secret was typed into, and any text showing a secret."""
+        shown = [self.page.get_by_text(form) for secret in sorted(self.ctx.variables.secrets)
+                 for form in redaction.page_forms(secret)]
+        return [self.page.locator(selector) for selector in self.secret_selectors] + shown
 
     async def screenshot(self, path: Path, *, full_page: bool, within: float) -> None:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
