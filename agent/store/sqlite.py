@@ -37,6 +37,7 @@ from agent.store import schema as store_schema
 from agent.store.queries import ReportQueries
 from agent.store.rows import BatchItem, run_row, write_batch
 from agent.store.schema import StoreError, StoreVersionError
+from agent.store.watch import WatchedFile
 
 __all__ = ["Store", "StoreError", "StoreVersionError"]
 
@@ -79,8 +80,12 @@ def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-class Store(ReportQueries):
-    """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`."""
+class Store(ReportQueries, WatchedFile):
+    """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`.
+
+    The file is watched (agent/store/watch.py): deleted or replaced while open, it is reopened at
+    its path, and no batch goes to a file that is no longer there; `problem()` says why not meanwhile.
+    """
 
     def __init__(self, path: str, *, retention_s: float, batch_size: int, flush_interval: float,
                  max_queue: int, run_retention_s: float | None = None) -> None:
@@ -110,6 +115,7 @@ class Store(ReportQueries):
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._next_prune = time.monotonic() + _PRUNE_EVERY_S
+        self._start_watch()
 
     @classmethod
     async def open(cls, path: str | Path, *, retention_s: float = 35 * 86400, batch_size: int = 200,
@@ -188,7 +194,10 @@ class Store(ReportQueries):
         cutoff, run_cutoff = now - self.retention_s, now - self.run_retention_s
         if run_cutoff == float("-inf"):  # retention_s=inf: keep everything
             return 0
-        deleted = await self._on_writer(self._prune_sync, cutoff, run_cutoff)
+        async with self._lock:
+            if not await self._file_ok():
+                return 0
+            deleted = await self._on_writer(self._prune_sync, cutoff, run_cutoff)
         if deleted:
             log.info("result store %s: pruned %d runs older than retention", self.path, deleted)
         return deleted
@@ -198,7 +207,10 @@ class Store(ReportQueries):
         """Write an alert's state now (not batched), so it does not re-fire after a restart."""
         self._check_open()
         row = (slo, severity, state, since, last_notified, json.dumps(dict(details), default=str))
-        await self._on_writer(self._put_alert_sync, row)
+        async with self._lock:
+            if not await self._file_ok():
+                raise StoreError(self.problem() or f"{self.path}: the store cannot be written")
+            await self._on_writer(self._put_alert_sync, row)
 
     async def _write_loop(self) -> None:
         failures = 0
@@ -221,9 +233,12 @@ class Store(ReportQueries):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), min(30.0, 0.5 * 2 ** min(failures, 6)))
 
+    def _pending_count(self) -> int:
+        return self.pending
+
     async def _drain(self) -> None:
         async with self._lock:
-            while self._queue:
+            while await self._file_ok() and self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.batch_size))]
                 self._in_flight = len(batch)
                 try:
@@ -302,15 +317,20 @@ class Store(ReportQueries):
         return await self._on_reader(self._query_sync, sql, params)
 
     def _query_sync(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        assert self._rconn is not None
+        if self._rconn is None:
+            raise StoreError(self.problem() or f"{self.path}: the store is not open")
         return self._rconn.execute(sql, params).fetchall()
 
     def _open_writer(self) -> None:
         try:
             self._wconn = _connect(self.path)
             store_schema.migrate(self._wconn, self.path)
+            self._remember_file()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the result store: {exc}") from exc
+
+    def _open_reader(self) -> sqlite3.Connection:
+        return _connect(self.path, readonly=True)
 
     def _write_sync(self, batch: list[BatchItem]) -> float:
         """Commit one batch; returns the age of its oldest result at commit."""
