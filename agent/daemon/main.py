@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from agent.config.models import AgentConfig
 from agent.examples import bundled_journeys_dir
@@ -13,7 +14,11 @@ from agent.examples import bundled_journeys_dir
 log = logging.getLogger("journeyprobe")
 
 
-async def serve(config: AgentConfig, paths: Sequence[str] | None, *, on_ready: object = None) -> None:
+EXIT_RESULTS_LOST = 1  # stopped, but some results could not be written to the store (docs/cli.md)
+
+
+async def serve(config: AgentConfig, paths: Sequence[str] | None, *, on_ready: object = None) -> int:
+    """Run the daemon until SIGTERM or SIGINT; 0, or EXIT_RESULTS_LOST when results could not be stored."""
     from agent.daemon.lifecycle import Daemon
 
     daemon = Daemon(config, paths or None)
@@ -25,9 +30,15 @@ async def serve(config: AgentConfig, paths: Sequence[str] | None, *, on_ready: o
         await daemon.wait_stopped()
     finally:
         await daemon.stop()
+    store = daemon.state.store
+    if store is not None and store.unwritten:
+        log.error("journeyprobe stopped: %d results could not be written to the result store %s "
+                  "(see the store's error above: a full disk?)", store.unwritten, store.path)
+        return EXIT_RESULTS_LOST
+    return 0
 
 
-async def demo(config: AgentConfig, shop_port: int) -> None:
+async def demo(config: AgentConfig, shop_port: int) -> int:
     """The demo shop and the daemon with the example journeys, together on loopback."""
     from agent.demo.shop import start_shop
 
@@ -43,14 +54,14 @@ async def demo(config: AgentConfig, shop_port: int) -> None:
               "  Ctrl-C stops.\n", flush=True)
 
     try:
-        await serve(config, [str(bundled_journeys_dir())], on_ready=announce)
+        return await serve(config, [str(bundled_journeys_dir())], on_ready=announce)
     finally:
         await shop_runner.cleanup()
 
 
-def run_forever(coro: object) -> int:
+def run_forever(coro: Coroutine[Any, Any, int]) -> int:
+    """Run `serve` or `demo`; their exit code (0 after a clean stop)."""
     try:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0

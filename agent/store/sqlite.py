@@ -101,6 +101,7 @@ class Store(ReportQueries, WatchedFile):
         self.dropped = 0
         self.batches = 0
         self.write_errors = 0
+        self.unwritten = 0  # results left unwritten when the store closed
         self.last_flush_lag_s = 0.0
         self._queue: deque[BatchItem] = deque()
         self._in_flight = 0
@@ -169,19 +170,28 @@ class Store(ReportQueries, WatchedFile):
         await asyncio.shield(self._drain())
 
     async def close(self) -> None:
-        """Flush, stop the writer, close the connections. Idempotent."""
+        """Flush, stop the writer, close the connections. Idempotent.
+
+        A last batch that cannot be written (disk full, file gone) does not raise: the results
+        left are counted in `unwritten` and logged in one line."""
         if self._closed:
             return
         self._closed = True
         self._stop.set()
         self._wake.set()
+        why = ""
         try:
             if self._writer is not None:
                 await self._writer
             await self._drain()
+        except (sqlite3.Error, OSError) as exc:
+            self.write_errors += 1
+            why = f": {exc}"
         finally:
+            self.unwritten = len(self._queue)
             if self._queue:
-                log.error("result store %s closed with %d results not written", self.path, len(self._queue))
+                log.error("result store %s closed with %d results not written%s", self.path, self.unwritten,
+                          why or f" ({self.problem()})" if self.problem() else why)
             await self._shutdown()
 
     async def prune(self, now: float | None = None) -> int:
@@ -226,10 +236,14 @@ class Store(ReportQueries, WatchedFile):
                     self._next_prune = time.monotonic() + _PRUNE_EVERY_S
                     await self._prune()
                 failures = 0
-            except Exception:
+            except Exception as exc:
                 failures += 1
                 self.write_errors += 1
-                log.exception("result store %s: write failed (%d pending); retrying", self.path, self.pending)
+                if isinstance(exc, (sqlite3.OperationalError, OSError)):  # the disk, not a bug: no traceback
+                    log.error("result store %s: write failed (%s; %d pending); retrying", self.path, exc,
+                              self.pending)
+                else:
+                    log.exception("result store %s: write failed (%d pending); retrying", self.path, self.pending)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), min(30.0, 0.5 * 2 ** min(failures, 6)))
 
