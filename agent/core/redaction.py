@@ -33,7 +33,7 @@ import re2
 __all__ = ["REDACTED", "Redactor", "SecretRegistry", "cut", "redact", "redactor", "register", "shorten"]
 
 REDACTED = "[REDACTED]"
-ELLIPSES = ("…", "...")
+ELLIPSES = ("…", "...")  # what a cut leaves (Redactor.text looks for exactly these)
 MIN_DERIVED = 4  # a shown form (tags stripped, whitespace folded) this short is not worth a pattern
 MIN_PREFIX = 3  # a secret's beginning before an ellipsis is removed from this many characters
 MAX_PREFIX = 256  # ... and looked for up to this many (RE2 limits a pattern's nesting)
@@ -164,15 +164,21 @@ class Redactor:
         ordered = sorted({s for s in secrets if s}, key=len, reverse=True)  # a longer secret first
         self._patterns = tuple(_patterns(s) for s in ordered)
         self._longest = len(ordered[0]) if ordered else 0
+        # a text with none of these (and no ellipsis) holds no secret: the usual case, decided fast
+        self._needles = None if any(not p.needles for p in self._patterns) else tuple(
+            {n for p in self._patterns for n in p.needles})
 
     def __bool__(self) -> bool:
         return bool(self._patterns)
 
     def text(self, value: str) -> str:
+        cut = "…" in value or "..." in value
+        if not cut and self._needles is not None and not any(n in value for n in self._needles):
+            return value
         for patterns in self._patterns:
             if patterns.may_hold(value):
                 value = patterns.whole.sub(REDACTED, value)
-            if patterns.beginning is not None and any(e in value for e in ELLIPSES):
+            if cut and patterns.beginning is not None:
                 value = patterns.beginning.sub(lambda m: REDACTED + m.group(1), value)
         return value
 
@@ -199,20 +205,53 @@ class Redactor:
 
     def deep(self, value: Any) -> Any:
         """Redact every string inside a value: dicts (keys too), lists, tuples and frozen dataclasses."""
-        if not self._patterns:
+        return self._deep(value) if self._patterns else value
+
+    def _deep(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind in _PLAIN:
             return value
+        if kind is tuple or kind is list:
+            if not value:
+                return value
+            items = [self._deep(v) for v in value]
+            return value if all(new is old for new, old in zip(items, value, strict=True)) else kind(items)
+        if kind is dict:
+            pairs = [(self._deep(k), self._deep(v)) for k, v in value.items()]
+            same = all(k is old_k and v is old_v for (k, v), (old_k, old_v) in zip(pairs, value.items(), strict=True))
+            return value if same else dict(pairs)
         if isinstance(value, Enum):
             return value
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, dict):
-            return {self.deep(k): self.deep(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return type(value)(self.deep(v) for v in value)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            changes = {f.name: self.deep(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
-            return dataclasses.replace(value, **changes)
-        return value
+        names = _init_fields(kind)
+        if names is None:
+            return value
+        changed = {}
+        for name in names:
+            old = getattr(value, name)
+            if type(old) in _PLAIN:
+                continue
+            new = self._deep(old)
+            if new is not old:
+                changed[name] = new
+        return dataclasses.replace(value, **changed) if changed else value
+
+
+_PLAIN = frozenset({int, float, bool, type(None), bytes})
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _init_fields(kind: type) -> tuple[str, ...] | None:
+    """The names a dataclass takes in __init__; None for any other type."""
+    if kind not in _FIELDS:
+        _FIELDS[kind] = (tuple(f.name for f in dataclasses.fields(kind) if f.init)
+                         if dataclasses.is_dataclass(kind) else None)
+    return _FIELDS[kind]
 
 
 class SecretRegistry:
