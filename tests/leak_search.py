@@ -15,7 +15,7 @@ import markupsafe
 from yarl import URL
 
 ELLIPSES = ("…", "...")
-MIN_PARTIAL = 3  # a secret's beginning this long, just before an ellipsis, is a leak
+MIN_PARTIAL = 3  # a secret's first characters, this many or more, just before an ellipsis, are a leak
 
 TRANSFORMS: tuple[Callable[[str], str], ...] = (
     lambda x: json.dumps(x)[1:-1],
@@ -43,13 +43,13 @@ def _closure(bases: Iterable[str], depth: int) -> set[str]:
 
 @lru_cache(maxsize=64)
 def encodings(secret: str, user: str = "") -> tuple[frozenset[str], frozenset[str]]:
-    """(every form up to three encodings deep, the forms up to two deep whose beginnings count too)."""
+    """(every form up to three encodings deep, the forms of its beginnings up to two deep)."""
     b64 = [base64.b64encode(secret.encode()).decode()]
     if user:
         b64.append(base64.b64encode(f"{user}:{secret}".encode()).decode())
     deep = _closure([secret], 3) | _closure(b64, 2)
-    shallow = _closure([secret], 2)
-    return frozenset(f for f in deep if f), frozenset(f for f in shallow if len(f) > MIN_PARTIAL)
+    beginnings = _closure([secret[:size] for size in range(MIN_PARTIAL, len(secret))], 2)
+    return frozenset(f for f in deep if f), frozenset(beginnings)
 
 
 def leaks(text: str, secret: str, user: str = "") -> list[str]:
@@ -61,8 +61,8 @@ def leaks(text: str, secret: str, user: str = "") -> list[str]:
         while start != -1:
             before = text[max(0, start - 400):start]
             for form in beginnings:
-                if any(before.endswith(form[:size]) for size in range(MIN_PARTIAL, len(form))):
-                    found.append(f"beginning of {form!r} before {ellipsis!r} in ...{before[-60:]!r}")
+                if before.endswith(form):
+                    found.append(f"beginning {form!r} before {ellipsis!r} in ...{before[-60:]!r}")
                     break
             start = text.find(ellipsis, start + 1)
     return found
