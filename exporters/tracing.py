@@ -34,6 +34,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from agent.core import metric_names as n
+from agent.core import redaction
 from agent.probe.result import Outcome, RunResult, StepResult
 from agent.probe.trace_context import new_trace_id
 
@@ -246,7 +247,8 @@ class RunSpans:
         return self._journey.name if self._journey is not None else ""
 
     def _redact(self, text: str) -> str:
-        return self._variables.redactor.text(text) if self._variables is not None else text
+        redactor = self._variables.redactor if self._variables is not None else redaction.redactor()
+        return redactor.text(text)
 
     def _end_step(self) -> None:
         if self._step is not None:

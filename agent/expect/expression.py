@@ -37,6 +37,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.functions import Functions
 
+from agent.core import redaction
 from agent.core.durations import format_duration
 from agent.expect.tokens import Duration, ExpectationSyntaxError, Scanner
 
@@ -63,16 +64,36 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
-@dataclass(frozen=True)
 class ResponseView:
-    """What a step saw of its response."""
+    """What a step saw of its response.
 
-    status: int | None
-    duration_s: float
-    body: str
-    headers: Mapping[str, str]
-    cert_expires_in_days: float | None = None
-    _json: list[Any] = field(default_factory=list, init=False, compare=False, repr=False)
+    The body may be given as bytes: it is decoded to text on first use (by `decode`; UTF-8 with
+    replacement by default), once, and the bytes are let go then. A step whose expectations look
+    only at the status, headers, duration or certificate never pays for a text copy of its body.
+    """
+
+    __slots__ = ("_decode", "_json", "_raw", "_text", "cert_expires_in_days", "duration_s", "headers", "status")
+
+    def __init__(self, status: int | None, duration_s: float, body: str | bytes | bytearray,
+                 headers: Mapping[str, str], cert_expires_in_days: float | None = None, *,
+                 decode: Callable[[bytes | bytearray], str] | None = None) -> None:
+        self.status = status
+        self.duration_s = duration_s
+        self.headers = headers
+        self.cert_expires_in_days = cert_expires_in_days
+        self._text: str | None = body if isinstance(body, str) else None
+        self._raw: bytes | bytearray | None = None if isinstance(body, str) else body
+        self._decode = decode
+        self._json: list[Any] = []
+
+    @property
+    def body(self) -> str:
+        """The body as text (decoded now if it came as bytes)."""
+        if self._text is None:
+            raw = self._raw if self._raw is not None else b""
+            self._text = self._decode(raw) if self._decode is not None else raw.decode("utf-8", "replace")
+            self._raw = None
+        return self._text
 
     def json(self) -> Any:
         """The body parsed as JSON (once); MISSING when it is not JSON."""
@@ -335,16 +356,17 @@ def _show_seen(kind: str, value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    """A seen value as JSON, cut to SHOW_LIMIT characters."""
+    """A seen value as JSON, cut to SHOW_LIMIT characters; secrets are redacted before the cut."""
     if isinstance(value, str):
-        if len(value) <= SHOW_LIMIT:
-            return json.dumps(value, ensure_ascii=False)
-        return json.dumps(value[:SHOW_LIMIT], ensure_ascii=False)[:-1] + f'…" ({len(value)} characters)'
+        shown, was_cut = redaction.shorten(value, SHOW_LIMIT)
+        if not was_cut:
+            return json.dumps(shown, ensure_ascii=False)
+        return json.dumps(shown, ensure_ascii=False)[:-1] + f'…" ({len(value)} characters)'
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, TypeError, RecursionError):
         text = f"<{_type_name(value)} too deeply nested to show>"
-    return text if len(text) <= SHOW_LIMIT else text[:SHOW_LIMIT] + "…"
+    return redaction.cut(text, SHOW_LIMIT)
 
 
 def _seconds(seconds: float) -> str:
@@ -359,5 +381,6 @@ def _seconds(seconds: float) -> str:
 def _not_json(body: str) -> str:
     if not body.strip():
         return "body is empty, not JSON"
-    shown = repr(body[:40])
-    return f"body is not JSON: {shown[:-1] + '…' + shown[-1] if len(body) > 40 else shown}"
+    start, was_cut = redaction.shorten(body, 40)
+    shown = repr(start)
+    return f"body is not JSON: {shown[:-1] + '…' + shown[-1] if was_cut else shown}"

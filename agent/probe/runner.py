@@ -12,7 +12,7 @@ from typing import Protocol
 
 from agent.journey.env_refs import EnvReference, missing_environment
 from agent.journey.model import Journey, Step
-from agent.journey.variables import Redactor, TemplateRenderError, Variables
+from agent.journey.variables import TemplateRenderError, Variables
 from agent.probe.context import ProbeResources, ProbeSettings, RequestObserver, RunContext, StepError
 from agent.probe.executors import executor_for
 from agent.probe.result import AttemptSummary, ErrorType, Outcome, RunResult, StepResult
@@ -33,7 +33,8 @@ class RunObserver(Protocol):
                     variables: Variables) -> tuple[str, RequestObserver | None]:
         """Begin the run's span; return its trace id and the per-request observer.
 
-        `variables.redactor` removes the run's secrets from whatever the observer records."""
+        `variables.redactor` removes the run's secrets from whatever the observer records (the step
+        results it is given are not redacted yet; `run_finished` gets the redacted result)."""
         ...
 
     def step_started(self, step: Step) -> str | None: ...
@@ -86,8 +87,6 @@ class Runner:
             steps, cancelled = await self._steps(journey, ctx, observer)
         finally:
             await asyncio.shield(ctx.aclose())
-        redactor = ctx.variables.redactor
-        steps = [_redacted(s, redactor) for s in steps]
         failed = next((s for s in steps if s.outcome is not Outcome.SUCCESS), None)
         result = RunResult(
             journey=journey.name,
@@ -102,6 +101,7 @@ class Runner:
             agent_side=bool(failed and failed.agent_side),
             labels=dict(journey.labels),
         )
+        result = ctx.variables.redactor.deep(result)  # the one place a result is redacted: outputs take it so
         if observer:
             observer.run_finished(result)
         return result
@@ -179,10 +179,3 @@ def missing_message(missing: list[EnvReference]) -> str:
 def _skipped(steps: list[Step]) -> list[StepResult]:
     return [StepResult(s.name, Outcome.SKIPPED, kind=s.kind) for s in steps]
 
-
-def _redacted(step: StepResult, redactor: Redactor) -> StepResult:
-    if not redactor:
-        return step
-    return replace(step, error=redactor.optional(step.error),
-                   expectations=tuple(redactor.text(e) for e in step.expectations),
-                   actions=tuple(redactor.deep(a) for a in step.actions))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+from agent.core import redaction
 from agent.journey.browser_model import (
     ExpectText,
     ExpectUrl,
@@ -96,7 +97,7 @@ def target_of(action: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def _quote(value: object) -> str:
     text = str(value)
-    return '"' + (text if len(text) <= 80 else text[:79] + "…") + '"'
+    return '"' + redaction.cut(text, 79) + '"'
 
 
 # -- the actions -------------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def first_line(exc: BaseException) -> str:
     """Playwright's message without the `Locator.click:` prefix and the call log."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = re.sub(r"^[A-Z]\w*\.\w+: ", "", text)
-    return text[:300]
+    return redaction.cut(text, 300)
 
 
 def classify(action_text: str, exc: BaseException, *, timeout: float, bound: str, deadline_bound: bool,

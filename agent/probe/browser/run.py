@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.core import redaction
 from agent.probe.artifacts import Pruner, run_folder, slug
 from agent.probe.browser.pool import BrowserPool, Lease, pool_for
 from agent.probe.browser.vitals import INIT_SCRIPT, SNAPSHOT_SCRIPT, VitalsLog
@@ -78,7 +79,7 @@ class BrowserRun:
             return
         self.event_count += 1
         line = " ".join(text.split())
-        self.events.append(line if len(line) <= EVENT_CHARS else line[:EVENT_CHARS - 1] + "…")
+        self.events.append(redaction.cut(line, EVENT_CHARS - 1))
 
     def take_events(self) -> list[str]:
         """Console errors and page errors since the last call."""
@@ -150,7 +151,10 @@ class BrowserRun:
         return run_folder(Path(root), self.ctx.journey.name, self.ctx.trace_id, self.started_at)
 
     def masks(self) -> list[Any]:
-        return [self.page.locator(selector) for selector in self.secret_selectors]
+        """What screenshots cover: the fields a secret was typed into, and any text showing a secret."""
+        shown = [self.page.get_by_text(form) for secret in sorted(self.ctx.variables.secrets)
+                 for form in redaction.page_forms(secret)]
+        return [self.page.locator(selector) for selector in self.secret_selectors] + shown
 
     async def screenshot(self, path: Path, *, full_page: bool, within: float) -> None:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
@@ -214,7 +218,7 @@ class BrowserRun:
             except Exception:
                 continue
             folded = " ".join(text.split())
-            return folded if len(folded) <= limit else folded[:limit - 1] + "…"
+            return redaction.cut(folded, limit - 1)
         return ""
 
     # -- closing -------------------------------------------------------------------------------

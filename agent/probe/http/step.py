@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from agent.core import redaction
 from agent.expect.expression import MISSING, ResponseView, parse, parse_subject
 from agent.journey.model import HttpRequest, RegexExtract, Step
 from agent.journey.variables import TemplateRenderError
@@ -41,7 +42,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
             body_started = time.perf_counter()
             raw = await _read_capped(response, request.max_body)
             duration = timing.finish(body_started, time.perf_counter())
-            text = raw.decode(response.charset or "utf-8", errors="replace")
+            charset = response.charset or "utf-8"
             headers = response.headers
         _notify(ctx, timing, status, None)
     except StepError as exc:
@@ -54,8 +55,11 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
     except (TimeoutError, asyncio.CancelledError):
         _notify(ctx, timing, status, ErrorType.TIMEOUT)
         raise
-    view = ResponseView(status=status, duration_s=duration, body=text, headers=headers,
-                        cert_expires_in_days=cert_days)
+    # the body's bytes; decoded to text once, if and when an expectation or an extraction reads it
+    view = ResponseView(status=status, duration_s=duration, body=raw, headers=headers,
+                        cert_expires_in_days=cert_days,
+                        decode=lambda data: data.decode(charset, errors="replace"))
+    del raw
     failures = tuple(msg for msg in (parse(e).evaluate(view) for e in step.expect) if msg)
     if failures:
         return StepResult(step.name, Outcome.FAILURE, duration, kind="http", status=status,
@@ -116,31 +120,35 @@ def _request_arguments(request: HttpRequest, ctx: RunContext) -> dict[str, Any]:
             kwargs["data"] = {k: ctx.variables.render(v) for k, v in request.form.items()}
         if request.basic_auth is not None:
             kwargs["headers"]["Authorization"] = aiohttp.helpers.encode_basic_auth(
-                ctx.variables.render(request.basic_auth.username),
-                ctx.variables.render(request.basic_auth.password))
+                *ctx.variables.basic_auth(request.basic_auth.username, request.basic_auth.password))
     except TemplateRenderError as exc:
         raise StepError(str(exc), ErrorType.TEMPLATE) from None
     return kwargs
 
 
-async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """Read at most `limit` bytes of the body; a longer body is an error, never read to the end."""
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytearray:
+    """Read at most `limit` bytes of the body; a longer body is an error, never read to the end.
+
+    The body costs its own size: chunks go straight into one buffer (sized up front when the length
+    is declared), never a list of chunks joined into a second copy."""
     declared = response.content_length
     if declared is not None and declared > limit:
         raise StepError(f"response body of {declared} bytes exceeds max_body ({limit} bytes)",
                         ErrorType.BODY_TOO_LARGE)
-    chunks: list[bytes] = []
+    body = bytearray(declared or 0)  # a compressed body is inflated: then it grows past `declared`
     size = 0
     while True:
         chunk = await response.content.read(CHUNK)
         if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
+            del body[size:]
+            return body
+        end = size + len(chunk)
+        if end > limit:
             response.close()
             raise StepError(f"response body exceeds max_body ({limit} bytes); raise http.max_body to read more",
                             ErrorType.BODY_TOO_LARGE)
-        chunks.append(chunk)
+        body[size:end] = chunk
+        size = end
 
 
 def _cert_expires_in_days(response: aiohttp.ClientResponse) -> float | None:
@@ -203,4 +211,4 @@ def classify(exc: BaseException) -> tuple[ErrorType, str]:
 def _reason(exc: BaseException) -> str:
     cause = getattr(exc, "os_error", None) or getattr(exc, "certificate_error", None) or exc
     text = str(cause) or type(cause).__name__
-    return text[:300]
+    return redaction.cut(text, 300)
