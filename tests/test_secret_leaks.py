@@ -27,11 +27,12 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.cli.check import run_check
+from agent.cli.check import CheckOptions, run_check
 from agent.core import redaction
 from agent.daemon.logs import setup_logging, stop_logging
 from agent.expect.expression import ResponseView, parse
 from agent.journey.loader import load_journeys
+from agent.probe.context import ProbeSettings
 from tests.daemon_helpers import config, running_daemon
 from tests.leak_search import leaks, strings_of
 from tests.otlp_receiver import otlp_receiver
@@ -114,9 +115,11 @@ def check_outputs(paths: list[str], folder: Path, otlp: str) -> dict[str, str]:
     terminal, as_json = io.StringIO(), io.StringIO()
     junit = folder / "junit.xml"
     with contextlib.redirect_stdout(terminal):
-        code = run_check(journeys, overrides={}, as_json=False, junit=str(junit), location="leak", otlp=otlp)
+        code = run_check(journeys, CheckOptions(settings=ProbeSettings(location="leak", artifacts_dir=folder / "art"),
+                                                junit=str(junit), otlp=otlp, progress=False))
     with contextlib.redirect_stdout(as_json):
-        run_check(journeys, overrides={}, as_json=True, junit=None, location="leak")
+        run_check(journeys, CheckOptions(settings=ProbeSettings(location="leak", artifacts_dir=folder / "art"),
+                                         as_json=True, progress=False))
     assert code == 1
     return {"check terminal": terminal.getvalue(), "check --json": as_json.getvalue(),
             "check JUnit": junit.read_text(encoding="utf-8")}
