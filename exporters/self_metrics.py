@@ -24,6 +24,8 @@ class Health:
     store_pending: int | None = None
     store_dropped: int | None = None
     last_reload_ok: float | None = None
+    internal_errors: int | None = None
+    """Steps that failed inside the agent itself (the runner's last-resort catch)."""
     sinks_dropped: Mapping[str, int] = field(default_factory=dict)
     """Results other sinks (jsonl) dropped because they were behind, by sink."""
 
@@ -66,6 +68,9 @@ def register_self_metrics(meter: Meter, health: Callable[[], Health],
         out.extend(Observation(count, {n.SINK: sink}) for sink, count in sorted(counts.items()))
         return out
 
+    def internal_errors(options: CallbackOptions) -> Iterable[Observation]:
+        return _one(health().internal_errors)
+
     def reload_ok(options: CallbackOptions) -> Iterable[Observation]:
         return _one(health().last_reload_ok)
 
@@ -81,5 +86,8 @@ def register_self_metrics(meter: Meter, health: Callable[[], Health],
                                   description="Results waiting to be written to the store.")
     meter.create_observable_counter(n.SELF_DROPPED, [results_dropped], unit="{result}",
                                     description="Results a sink dropped because it was behind.")
+    meter.create_observable_counter(n.SELF_INTERNAL_ERRORS, [internal_errors], unit="{error}",
+                                    description="Steps that failed inside the agent itself (a bug to report), "
+                                                "not because of a target.")
     meter.create_observable_gauge(n.SELF_RELOAD_OK, [reload_ok], unit="s",
                                   description="Unix time of the last successful load of the journey files.")

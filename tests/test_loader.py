@@ -54,7 +54,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "bad-variable-name": (4, "variables: variable 'env': not a valid name (env and secret are reserved)"),
     "bad-script-ref": (4, "steps[0].script: 'journeys_ext/checkout.py' is not allowed here: "
                           "write module.path:function"),
-    "bad-regex-extract": (7, "steps[0].extract.order_id.regex: invalid regex 'id=(\\\\d+': missing ),"),
+    "bad-regex-extract": (7, "steps[0].extract.order_id.regex: invalid regex 'id=(\\\\d+': missing )"),
     "bad-extract-name": (6, "steps[0]: extract: 'order-id' is not a valid variable name"),
     "two-browser-actions": (6, "steps[0].browser[0]: a browser action needs exactly one of goto, click,"),
     "duplicate-key": (7, "steps[0].http: duplicate key 'url' (first on line 5)"),

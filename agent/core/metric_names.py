@@ -31,6 +31,7 @@ SELF_EXPORT_FAILURES = "journeyprobe.export.failures"  # journeyprobe_export_fai
 SELF_STORE_LAG = "journeyprobe.store.write_lag"  # journeyprobe_store_write_lag_seconds
 SELF_STORE_PENDING = "journeyprobe.store.pending"  # journeyprobe_store_pending
 SELF_DROPPED = "journeyprobe.results.dropped"  # journeyprobe_results_dropped_total
+SELF_INTERNAL_ERRORS = "journeyprobe.internal_errors"  # journeyprobe_internal_errors_total
 SELF_RELOAD_OK = "journeyprobe.config.last_reload_success_timestamp"
 # -> journeyprobe_config_last_reload_success_timestamp_seconds
 

@@ -3,7 +3,8 @@
 Subjects: `status`, `duration` (the step's wall time in seconds), `body` (text), `json.PATH` (a
 JMESPath expression into the JSON body), `header.NAME` (found case-insensitively; a repeated header's
 values are joined with ", ") and `cert.expires_in` (days until the TLS certificate expires).
-Operators: `==` `!=` `<` `<=` `>` `>=` `in` `not in` `contains` `not contains` `matches` (re.search).
+Operators: `==` `!=` `<` `<=` `>` `>=` `in` `not in` `contains` `not contains` `matches` (a search
+with an RE2 regex: linear time, no backreferences or lookaround; see agent.expect.regex).
 Values: numbers, durations (`250ms`, `2s`, `1h30m`), 'single' or "double" quoted strings with
 backslash escapes (`\\n`, `\\t`, `\\"`, `\\uXXXX`; an unknown escape such as `\\d` is kept as written,
 for regexes), `[lists]` of values, `true`, `false` and `null`.
@@ -24,6 +25,7 @@ value such as `14d` is converted).
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import operator
@@ -39,10 +41,11 @@ from jmespath.functions import Functions
 
 from agent.core import redaction
 from agent.core.durations import format_duration
+from agent.expect.regex import RegexError, compile_regex, search
 from agent.expect.tokens import Duration, ExpectationSyntaxError, Scanner
 
 __all__ = ["MISSING", "Duration", "Expectation", "ExpectationSyntaxError", "ResponseView", "Subject",
-           "parse", "parse_subject"]
+           "body_decoder", "parse", "parse_subject"]
 
 SHOW_LIMIT = 200  # characters of a seen value in a message
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -111,6 +114,37 @@ class ResponseView:
         return ", ".join(values) if values else None
 
 
+def body_decoder(charset: str | None) -> tuple[Callable[[bytes | bytearray], str], str | None]:
+    """How to read a body in its declared charset (UTF-8 when none), undecodable bytes replaced.
+
+    A charset Python cannot decode with (`utf8mb4`, `binary`, `none`, a codec that is not a text
+    encoding or cannot replace) is the target's choice, not an error: the body is read as UTF-8
+    with replacement characters, and the second item is a note that says so. Nothing is decoded
+    here: ResponseView decodes on first use."""
+    if not charset:
+        return _utf8, None
+    try:
+        info = codecs.lookup(charset)
+        if not getattr(info, "_is_text_encoding", True):
+            raise LookupError(charset)
+        info.decode(b"probe \xff", "replace")  # a codec that cannot replace (idna) fails here, not later
+    except Exception:  # LookupError, UnicodeError, a name with a NUL in it
+        shown = charset if len(charset) <= 40 else charset[:39] + "…"
+        return _utf8, f"unknown charset {shown!r}: the body was read as UTF-8, undecodable bytes replaced with U+FFFD"
+    name = info.name
+
+    def decode(data: bytes | bytearray) -> str:
+        try:
+            return data.decode(name, errors="replace")
+        except Exception:  # a codec that chokes on these bytes after all: read them as UTF-8
+            return _utf8(data)
+    return decode, None
+
+
+def _utf8(data: bytes | bytearray) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
 class Seen(NamedTuple):
     """A subject's value in a response, or MISSING with the reason; `null` when absent means null."""
 
@@ -165,7 +199,7 @@ class Expectation:
     op: str
     value: Any
     shown: str = ""  # the value as written in messages
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    pattern: Any = field(default=None, compare=False, repr=False)  # the RE2 program of `matches`
 
     def evaluate(self, view: ResponseView) -> str | None:
         """None when the expectation holds, else a message with the expected and the seen value."""
@@ -193,7 +227,7 @@ class Expectation:
         if op == "matches":
             if not (isinstance(seen, str) or _is_number(seen)) or self.pattern is None:
                 return False, f"{_type_name(seen)}, not text"
-            return self.pattern.search(str(seen)) is not None, ""
+            return search(self.pattern, str(seen)) is not None, ""
         found = _contains(seen, value)
         if found is None:
             return False, f"cannot look for {_type_name(value)} in {_type_name(seen)}"
@@ -277,7 +311,7 @@ def _function_problem(tree: Any) -> str:
     return ""
 
 
-def _checked_value(scanner: Scanner, op: str, value: Any, at: int) -> re.Pattern[str] | None:
+def _checked_value(scanner: Scanner, op: str, value: Any, at: int) -> Any:
     """Check that the value suits the operator; the compiled regex of `matches`."""
     if op in ("in", "not in") and not isinstance(value, tuple):
         raise scanner.error(f"{op!r} needs a list such as [200, 201]", at)
@@ -288,8 +322,8 @@ def _checked_value(scanner: Scanner, op: str, value: Any, at: int) -> re.Pattern
     if not isinstance(value, str):
         raise scanner.error("'matches' needs a quoted regex", at)
     try:
-        return re.compile(value)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        return compile_regex(value)
+    except RegexError as exc:
         raise scanner.error(f"invalid regex {value!r}: {exc}", at) from None
 
 

@@ -63,9 +63,11 @@ def _subject_syntax(text: str) -> str:
 
 
 def _regex_syntax(text: str) -> str:
+    from agent.expect.regex import RegexError, compile_regex
+
     try:
-        re.compile(text)
-    except re.error as exc:
+        compile_regex(text)
+    except RegexError as exc:
         raise ValueError(f"invalid regex {text!r}: {exc}") from None
     return text
 

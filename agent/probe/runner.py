@@ -15,6 +15,7 @@ from agent.journey.model import Journey, Step
 from agent.journey.variables import TemplateRenderError, Variables
 from agent.probe.context import ProbeResources, ProbeSettings, RequestObserver, RunContext, StepError
 from agent.probe.executors import executor_for
+from agent.probe.faults import exception_text
 from agent.probe.result import AttemptSummary, ErrorType, Outcome, RunResult, StepResult
 from agent.probe.trace_context import new_trace_id
 
@@ -54,6 +55,7 @@ class Runner:
         self.overrides = dict(overrides or {})
         self.observer_factory = observer_factory
         self.resources = ProbeResources()
+        self.internal_errors = 0  # steps the agent itself failed (journeyprobe.internal_errors)
 
     async def run(self, journey: Journey) -> RunResult:
         """Run the journey, retrying a failed run as `retry` says; earlier attempts stay in the result."""
@@ -163,10 +165,11 @@ class Runner:
                               error=str(exc), error_type=exc.error_type, agent_side=exc.agent_side)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # a fault of the agent itself: executors classify what the target caused
+            self.internal_errors += 1
             log.exception("step %r of journey %r failed inside the agent", step.name, ctx.journey.name)
             return StepResult(step.name, Outcome.ERROR, time.perf_counter() - started, kind=step.kind,
-                              error=f"internal error: {type(exc).__name__}: {exc}",
+                              error=f"internal error: {exception_text(exc)}",
                               error_type=ErrorType.INTERNAL, agent_side=True)
 
 

@@ -25,6 +25,7 @@ from agent.journey.browser_model import (
 )
 from agent.probe.artifacts import slug
 from agent.probe.browser.run import BrowserRun
+from agent.probe.faults import exception_text
 from agent.probe.result import ErrorType, Outcome
 
 NET_ERRORS = (
@@ -219,7 +220,7 @@ def _is_timeout(exc: BaseException) -> bool:
 
 def first_line(exc: BaseException) -> str:
     """Playwright's message without the `Locator.click:` prefix and the call log."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exception_text(exc)
     text = re.sub(r"^[A-Z]\w*\.\w+: ", "", text)
     return redaction.cut(text, 300)
 

@@ -23,6 +23,7 @@ from agent.probe.artifacts import Pruner, run_folder, slug
 from agent.probe.browser.pool import BrowserPool, Lease, pool_for
 from agent.probe.browser.vitals import INIT_SCRIPT, SNAPSHOT_SCRIPT, VitalsLog
 from agent.probe.context import RunContext, StepError
+from agent.probe.faults import exception_text
 from agent.probe.result import ErrorType
 from agent.probe.trace_context import new_span_id
 
@@ -162,7 +163,16 @@ class BrowserRun:
                                    timeout=max(within, 0.1) * 1000, animations="disabled")
 
     async def capture_failure(self, step_name: str, until: float) -> list[str]:
-        """A screenshot and the trace archive of a failed step, each within what is left until `until`."""
+        """A screenshot and the trace archive of a failed step, each within what is left until `until`.
+
+        Never raises: a step that failed keeps its own reason, whatever happens to its artifacts."""
+        try:
+            return await self._capture_failure(step_name, until)
+        except Exception as exc:
+            log.warning("no failure artifacts for %s: %s", step_name, exception_text(exc, 200))
+            return []
+
+    async def _capture_failure(self, step_name: str, until: float) -> list[str]:
         folder = self.folder()
         if folder is None or self.page is None:
             return []
@@ -176,7 +186,7 @@ class BrowserRun:
                     await self.screenshot(shot, full_page=False, within=left)
                 saved.append(str(shot))
         except Exception as exc:
-            log.info("no failure screenshot for %s: %s", step_name, str(exc).splitlines()[0][:200])
+            log.info("no failure screenshot for %s: %s", step_name, exception_text(exc, 200))
         if self.tracing:
             archive = folder / f"{slug(step_name)}-trace.zip"
             self.tracing = False
@@ -188,7 +198,7 @@ class BrowserRun:
                         await self.context.tracing.stop(path=str(archive))
                     saved.append(str(archive))
             except Exception as exc:
-                log.info("no trace archive for %s: %s", step_name, str(exc).splitlines()[0][:200])
+                log.info("no trace archive for %s: %s", step_name, exception_text(exc, 200))
         if saved:
             self._prune_soon()
         return saved
@@ -260,7 +270,6 @@ async def open_run(ctx: RunContext, within: float) -> BrowserRun:
     try:
         await run.open_page()
     except Exception as exc:
-        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise StepError(f"the browser could not open a page: {message}", ErrorType.BROWSER,
+        raise StepError(f"the browser could not open a page: {exception_text(exc)}", ErrorType.BROWSER,
                         agent_side=True) from None
     return run
