@@ -37,6 +37,7 @@ from agent.core import metric_names as n
 from agent.core import redaction
 from agent.probe.result import Outcome, RunResult, StepResult
 from agent.probe.trace_context import new_trace_id
+from exporters.series_cap import SeriesCap
 
 if TYPE_CHECKING:
     from agent.journey.model import Journey, Step
@@ -53,6 +54,7 @@ class _Request:
     started: float
     span: Span | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    server: dict[str, Any] = field(default_factory=dict)  # of the first hop: the journey's own URL
 
 log = logging.getLogger("journeyprobe.telemetry")
 _last_error = [0.0]
@@ -85,6 +87,7 @@ class SpanHooks:
     location: str
     tracestate: str | None
     roots: RootContexts
+    series: SeriesCap = field(default_factory=SeriesCap)  # of http.client.request.duration, per journey
 
 
 class IdOnlyTracer:
@@ -211,6 +214,8 @@ class RunSpans:
             context=trace.set_span_in_context(parent) if parent is not None else None,
             kind=SpanKind.CLIENT, attributes=attributes)
         request.span, request.attributes = span, attributes
+        if not request.server:  # a redirect's host and port are the target's choice: never a metric attribute
+            request.server = {k: v for k, v in attributes.items() if k in (n.SERVER_ADDRESS, n.SERVER_PORT)}
         if self._journey is None or self._journey.traceparent:
             PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
             if self._hooks.tracestate:
@@ -229,8 +234,8 @@ class RunSpans:
             if error:
                 _fail(span, error, error)
             span.end()
-        metric: dict[str, Any] = {k: v for k, v in attributes.items()
-                                  if k in (n.HTTP_METHOD, n.SERVER_ADDRESS, n.SERVER_PORT)}
+        metric: dict[str, Any] = {k: v for k, v in attributes.items() if k == n.HTTP_METHOD}
+        metric.update(request.server if request is not None else {})
         if status is not None:
             metric[n.HTTP_STATUS] = status
         if error:
@@ -239,7 +244,7 @@ class RunSpans:
         if request is not None:
             context = trace.set_span_in_context(span) if span is not None else None
             took = timing.duration_s or time.perf_counter() - request.started  # the step's figure once complete
-            self._hooks.http_duration.record(took, metric, context=context)
+            self._hooks.http_duration.record(took, self._hooks.series.admit(self._name, metric), context=context)
 
     # -- helpers ----------------------------------------------------------------------------------
     @property
