@@ -37,6 +37,11 @@ JS_ERROR = """<!doctype html><html><body><h1>Broken page</h1>
 <script>console.error("boom from console"); undefinedFunction();</script></body></html>"""
 
 GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+BLANK = """<!doctype html><html><head><title>Nothing to paint</title></head><body></body></html>"""
+LATE_PAINT = """<!doctype html><html><head><title>Late</title></head><body><script>
+addEventListener('load', () => setTimeout(() => {
+  document.body.insertAdjacentHTML('afterbegin', '<h1>Painted after load</h1>'); }, 250));
+</script></body></html>"""
 NEVER_LOADS = """<!doctype html><html><body><h1>Almost there</h1><img src="/hang.png"></body></html>"""
 
 
@@ -89,7 +94,8 @@ def shop_app(seen: Seen, *, third_party: str = "") -> web.Application:
     app.router.add_get("/checkout", form)
     app.router.add_post("/pay", pay)
     app.router.add_get("/thanks", thanks)
-    for path, body in (("/vitals", VITALS), ("/js-error", JS_ERROR), ("/never-loads", NEVER_LOADS)):
+    for path, body in (("/vitals", VITALS), ("/js-error", JS_ERROR), ("/never-loads", NEVER_LOADS),
+                       ("/blank", BLANK), ("/late-paint", LATE_PAINT)):
         app.router.add_get(path, _static(body))
     app.router.add_get("/home", with_third_party)
     app.router.add_get("/logo.gif", gif)

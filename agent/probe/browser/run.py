@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from agent.probe.artifacts import Pruner, run_folder, slug
 from agent.probe.browser.pool import BrowserPool, Lease, pool_for
-from agent.probe.browser.vitals import INIT_SCRIPT, SNAPSHOT_SCRIPT, VitalsLog
+from agent.probe.browser.vitals import INIT_SCRIPT, PAINT_WAIT_S, SNAPSHOT_SCRIPT, VitalsLog
 from agent.probe.context import RunContext, StepError
 from agent.probe.result import ErrorType
 from agent.probe.trace_context import new_span_id
@@ -121,13 +121,17 @@ class BrowserRun:
 
     # -- vitals --------------------------------------------------------------------------------
     async def snapshot_vitals(self, within: float = 2.0) -> None:
-        """Read the current document's vitals (kept per document; the latest reading wins)."""
+        """Read the current document's vitals (kept per document; the latest reading wins).
+
+        The reading waits for the document's first paint, up to PAINT_WAIT_S and within `within`.
+        """
         within = self.budget(within)
         if self.page is None or self.page.is_closed() or within <= 0:
             return
+        wait_ms = int(1000 * min(PAINT_WAIT_S, within / 2))
         try:
             async with asyncio.timeout(within):
-                self.vitals.add(await self.page.evaluate(SNAPSHOT_SCRIPT))
+                self.vitals.add(await self.page.evaluate(SNAPSHOT_SCRIPT, wait_ms))
         except Exception:
             pass
 
@@ -172,7 +176,7 @@ class BrowserRun:
                     await self.screenshot(shot, full_page=False, within=left)
                 saved.append(str(shot))
         except Exception as exc:
-            log.info("no failure screenshot for %s: %s", step_name, str(exc).splitlines()[0][:200])
+            log.info("no failure screenshot for %s: %s", step_name, _first_line(exc))
         if self.tracing:
             archive = folder / f"{slug(step_name)}-trace.zip"
             self.tracing = False
@@ -184,7 +188,7 @@ class BrowserRun:
                         await self.context.tracing.stop(path=str(archive))
                     saved.append(str(archive))
             except Exception as exc:
-                log.info("no trace archive for %s: %s", step_name, str(exc).splitlines()[0][:200])
+                log.info("no trace archive for %s: %s", step_name, _first_line(exc))
         if saved:
             self._prune_soon()
         return saved
@@ -260,3 +264,9 @@ async def open_run(ctx: RunContext, within: float) -> BrowserRun:
         raise StepError(f"the browser could not open a page: {message}", ErrorType.BROWSER,
                         agent_side=True) from None
     return run
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message, or its type's name when it has none (a TimeoutError)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
