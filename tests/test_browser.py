@@ -124,7 +124,7 @@ async def test_javascript_errors_are_recorded_with_the_action(tmp_path: Path) ->
 async def test_web_vitals_are_plausible(tmp_path: Path) -> None:
     async with asyncio.timeout(LIMIT), serve(shop_app(Seen())) as base, browser_runner(tmp_path) as runner:
         result = await runner.run(journey([{"name": "open", "browser": [
-            {"goto": f"{base}/vitals"}, {"expect_text": "banner"}, {"goto": f"{base}/checkout"}]}]))
+            {"goto": f"{base}/vitals"}, {"expect_text": "shift seen"}, {"goto": f"{base}/checkout"}]}]))
     assert result.passed, result.error
     vitals = result.steps[0].vitals
     assert [v["url"] for v in vitals] == [f"{base}/vitals", f"{base}/checkout"]

@@ -28,10 +28,23 @@ FORM = """<!doctype html><html><head><title>Checkout</title></head><body>
   <button id="pay" type="submit">Pay</button>
 </form></body></html>"""
 
+# The banner comes once the heading has painted (a shift before the first paint is no shift), and
+# "shift seen" once the page's own observer got the layout shift: the agent's observer, registered first
+# by the init script, has it by then too, so a journey that waits for "shift seen" reads a CLS above 0.
 VITALS = """<!doctype html><html><head><title>Vitals</title></head><body>
 <h1 style="font-size:48px">Largest heading of the page</h1><p id="p">Some text.</p>
-<script>setTimeout(() => { const d = document.createElement('div'); d.style.height = '150px';
-d.textContent = 'banner'; document.body.prepend(d); }, 50);</script></body></html>"""
+<script>
+new PerformanceObserver((list, observer) => {
+  if (!list.getEntries().some((e) => e.name === 'first-contentful-paint')) return;
+  observer.disconnect();
+  setTimeout(() => { const d = document.createElement('div'); d.style.height = '150px';
+    d.textContent = 'banner'; document.body.prepend(d); }, 50);
+}).observe({type: 'paint', buffered: true});
+new PerformanceObserver((list, observer) => {
+  observer.disconnect();
+  const p = document.createElement('p'); p.textContent = 'shift seen'; document.body.append(p);
+}).observe({type: 'layout-shift', buffered: true});
+</script></body></html>"""
 
 JS_ERROR = """<!doctype html><html><body><h1>Broken page</h1>
 <script>console.error("boom from console"); undefinedFunction();</script></body></html>"""
