@@ -5,10 +5,10 @@ LCP and layout shifts before the page's own scripts run; `SNAPSHOT_SCRIPT` reads
 navigation timings. Times are seconds from the start of the navigation.
 
 Headless Chromium paints a page some tens of milliseconds after its `load` event, so a reading
-taken right after `goto` can come before the first paint. The snapshot therefore waits, bounded
-by the time it is given, for the first contentful paint and the first LCP entry of a document;
-a document that has not painted by then is read as it is (FCP and LCP None), and later readings
-of that document no longer wait.
+taken right after `goto` can come before the first paint. The snapshot of a loaded page therefore
+waits, bounded by the time it is given, for the first contentful paint and the first LCP entry of
+its document; a document that has not painted by then is read as it is (FCP and LCP None), and
+later readings of that document no longer wait.
 """
 
 from __future__ import annotations
@@ -62,7 +62,10 @@ async (waitMs) => {
   const v = window.__journeyprobeVitals;
   const nav = performance.getEntriesByType('navigation')[0];
   if (!v || !nav) return null;
-  if ((v.fcp === null || v.lcp === null) && !v.waited && waitMs > 0) {
+  // Only a loaded web page is waited for: one still loading is read again later (a `goto` that timed
+  // out must not spend the time its step keeps for failure artifacts).
+  if ((v.fcp === null || v.lcp === null) && !v.waited && waitMs > 0 && document.readyState === 'complete'
+      && /^https?:$/.test(location.protocol)) {
     let timer;
     const late = new Promise((resolve) => { timer = setTimeout(() => resolve(false), waitMs); });
     const painted = await Promise.race([v.painted.then(() => true), late]);
