@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from agent.core import redaction
 from agent.probe.artifacts import Pruner, run_folder, slug
 from agent.probe.browser.pool import BrowserPool, Lease, pool_for
-from agent.probe.browser.vitals import INIT_SCRIPT, SNAPSHOT_SCRIPT, VitalsLog
+from agent.probe.browser.vitals import INIT_SCRIPT, PAINT_WAIT_S, SNAPSHOT_SCRIPT, VitalsLog
 from agent.probe.context import RunContext, StepError
 from agent.probe.faults import exception_text
 from agent.probe.result import ErrorType
@@ -123,13 +123,17 @@ class BrowserRun:
 
     # -- vitals --------------------------------------------------------------------------------
     async def snapshot_vitals(self, within: float = 2.0) -> None:
-        """Read the current document's vitals (kept per document; the latest reading wins)."""
+        """Read the current document's vitals (kept per document; the latest reading wins).
+
+        The reading waits for the document's first paint, up to PAINT_WAIT_S and within `within`.
+        """
         within = self.budget(within)
         if self.page is None or self.page.is_closed() or within <= 0:
             return
+        wait_ms = int(1000 * min(PAINT_WAIT_S, within / 2))
         try:
             async with asyncio.timeout(within):
-                self.vitals.add(await self.page.evaluate(SNAPSHOT_SCRIPT))
+                self.vitals.add(await self.page.evaluate(SNAPSHOT_SCRIPT, wait_ms))
         except Exception:
             pass
 
