@@ -49,7 +49,7 @@ async def test_sigterm_exits_0_quickly_and_flushes(tmp_path: Path, target: tuple
     _, err = await asyncio.wait_for(process.communicate(), 20)
     elapsed = time.monotonic() - started
     assert process.returncode == 0
-    assert elapsed < 5, elapsed
+    assert elapsed < 9, elapsed  # it did not wait out the 10 s grace: no run was in flight
     assert SECRET not in err.decode() + line
     with sqlite3.connect(tmp_path / "store.db") as db:
         stored = db.execute("select count(*) from runs").fetchone()[0]
@@ -69,7 +69,7 @@ async def test_grace_then_cancel_hanging_run_as_error(tmp_path: Path, target: tu
     process.send_signal(signal.SIGINT)
     await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0
-    assert 0.9 < time.monotonic() - started < 6
+    assert 0.9 < time.monotonic() - started < 15  # the 1 s grace, then cancelled: not the run's 50 s timeout
     with sqlite3.connect(tmp_path / "store.db") as db:
         rows = db.execute("select outcome, error_type from runs").fetchall()
     assert rows == [("error", "cancelled")]
