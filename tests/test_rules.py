@@ -1,4 +1,4 @@
-"""`journeyprobe rules`: promtool checks and unit-tests the generated rules; OpenSLO documents."""
+"""`journeyprobe rules`: promtool checks and unit-tests the generated rules (OpenSLO: test_openslo.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.slo.rules.openslo import openslo_documents
 from agent.slo.rules.output import RulesError, rules_yaml
 from agent.slo.rules.prometheus import DURATION_BUCKETS, rule_problems
 from agent.slo.rules.selectors import le_regex
@@ -151,30 +150,3 @@ def test_a_latency_that_is_no_bucket_boundary_is_refused() -> None:
     assert "latency 1.5s is not a boundary" in problem and "use 1s or 2s" in problem
     assert rule_problems([odd], buckets=(1, 1.5, 5)) == []
     assert le_regex(1) == "1|1\\\\.0" and le_regex(0.25) == "0\\\\.25"
-
-
-def test_openslo_documents() -> None:
-    text = rules_yaml(JOURNEYS, "openslo")
-    docs = list(yaml.safe_load_all(text))
-    assert text.startswith("---")
-    assert [d["kind"] for d in docs] == ["Service", "SLO"] * 4
-    assert all(d["apiVersion"] == "openslo/v1" for d in docs)
-    slo = docs[1]
-    assert slo["metadata"]["name"] == "checkout-success" and slo["spec"]["service"] == "checkout"
-    assert slo["spec"]["timeWindow"] == [{"duration": "30d", "isRolling": True}]
-    assert slo["spec"]["objectives"][0]["target"] == 0.999
-    assert slo["spec"]["budgetingMethod"] == "Occurrences"
-    ratio = slo["spec"]["indicator"]["spec"]["ratioMetric"]
-    assert ratio["counter"] is True and ratio["good"]["metricSource"]["type"] == "Prometheus"
-    policies = slo["spec"]["alertPolicies"]
-    assert [p["metadata"]["name"] for p in policies] == ["checkout-success-page", "checkout-success-ticket"]
-    conditions = [c["spec"]["condition"] for p in policies for c in p["spec"]["conditions"]]
-    assert [(c["lookbackWindow"], c["alertAfter"], c["threshold"]) for c in conditions] == [
-        ("1h", "5m", 14.4), ("6h", "30m", 6.0), ("1d", "2h", 3.0), ("3d", "6h", 1.0)]
-
-
-def test_openslo_names_stay_unique_and_dns_safe() -> None:
-    a = slo_journey("shop_a", slos=[{"name": "avail", "objective": "99%", "owner": "x"}])
-    b = slo_journey("shop.b", slos=[{"name": "avail", "objective": "99%", "owner": "y"}])
-    names = [d["metadata"]["name"] for d in openslo_documents([a, b])]
-    assert names == ["shop-a", "shop-a-avail", "shop-b", "shop-b-avail"]
