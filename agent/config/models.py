@@ -106,6 +106,11 @@ class AlertingOptions(_Strict):
     evaluate_every: Duration = 30.0
 
 
+class ScheduleConfig(_Strict):
+    spread_locations: bool = Field(
+        default=True, description="offset each location's runs of a journey differently (false: all at once)")
+
+
 class ProbeConfig(_Strict):
     user_agent: str | None = None
     tracestate: str | None = "journeyprobe=synthetic"
@@ -129,6 +134,7 @@ class AgentConfig(_Strict):
     alerting: list[AlertSink] = []
     alerts: AlertingOptions = AlertingOptions()
     probe: ProbeConfig = ProbeConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
     @field_validator("shard")
     @classmethod

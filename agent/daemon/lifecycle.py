@@ -50,7 +50,8 @@ class Daemon:
         self.runner.resources["browser_config"] = config.browser
         self.runner.resources["artifacts_retention"] = Retention(
             max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes)
-        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
+        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter,
+                                   location=config.location if config.schedule.spread_locations else "")
         self.sinks: list[ResultSink] = []
         self.closers: list[Callable[[], Any]] = []
         self.base_url = ""
