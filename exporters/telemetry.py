@@ -184,8 +184,9 @@ class Telemetry:
         """Add a source of SLO gauge values: `callback()` -> [(name, attributes, value)].
 
         Names are `slo.objective`, `slo.sli`, `slo.error_budget.remaining`, `slo.burn_rate`
-        (Prometheus: `slo_*_ratio`). The callback runs in exporter threads and the /metrics
-        handler, once per gauge and collection: return a snapshot, quickly, without awaiting.
+        (Prometheus: `slo_*_ratio`); every value also gets this agent's `probe.location`. The
+        callback runs in exporter threads and the /metrics handler, once per gauge and collection:
+        return a snapshot, quickly, without awaiting.
         """
         first = not self._slo_callbacks
         self._slo_callbacks.append(callback)
@@ -208,8 +209,8 @@ class Telemetry:
                 except Exception:  # a broken source must not break the other metrics
                     log.exception("an SLO gauge callback failed")
                     continue
-                out.extend(Observation(value, attrs) for sample_name, attrs, value in samples
-                           if sample_name == name)
+                out.extend(Observation(value, {n.PROBE_LOCATION: self.location, **attrs})
+                           for sample_name, attrs, value in samples if sample_name == name)
             return out
         return observe
 

@@ -58,7 +58,7 @@ async def test_sigterm_exits_0_quickly_and_flushes(tmp_path: Path, target: tuple
 
 async def test_grace_then_cancel_hanging_run_as_error(tmp_path: Path, target: tuple[str, Seen]) -> None:
     url, seen = target
-    name = name_due_soon("stuck", 60, within=(1.0, 4.0), startup=1.5)
+    name = name_due_soon("stuck", 60, within=(1.0, 4.0), startup=1.5, location="proc")
     (tmp_path / "j.yaml").write_text(http_journey(name, f"{url}/hang", interval="60s", extra="timeout: 50s\n"))
     port = free_port()
     cfg = write_config(tmp_path, port, grace="1s")

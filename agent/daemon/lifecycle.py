@@ -50,7 +50,7 @@ class Daemon:
         self.runner = Runner(settings)
         self.runner.resources = ProbeResources(browser=config.browser, artifacts_retention=retention)
         self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter,
-                                   clock=clock)
+                                   clock=clock, location=config.location if config.schedule.spread_locations else "")
         self.parts: Parts | None = None
         self.base_url = ""
         self._stop = asyncio.Event()
