@@ -1,19 +1,35 @@
 """The agent's own health as `journeyprobe.*` metrics, read from the daemon when a reader collects.
 
-Callbacks run in the exporters' threads and the /metrics handler; they only read counters
-(ints and floats) and tolerate components that are missing or not started yet.
+One list of `Reading`s serves both outputs: /metrics writes them as text at each scrape, and
+OTLP gets them as observable instruments. Readings run in the exporters' threads and the
+/metrics writer; they only read counters (ints and floats) and tolerate components that are
+missing or not started yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from agent.core import metric_names as n
+from exporters import prom_text as t
 
-Source = Callable[[], Any]
+Points = list[tuple[dict[str, str], float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One self metric: its OpenTelemetry name, Prometheus name and type, and how to read it."""
+
+    name: str
+    prometheus: str
+    kind: str  # gauge or counter
+    unit: str
+    description: str
+    read: Callable[[], Points]
 
 
 def _number(value: Any) -> float | None:
@@ -30,10 +46,10 @@ def _read(obj: Any, *path: str) -> float | None:
     return _number(obj)
 
 
-def register_self_metrics(meter: Meter, daemon: Any, export_failures: Callable[[], Mapping[str, int]],
-                          exporters: Iterable[str] = (),
-                          dropped: Mapping[str, Callable[[], int]] | None = None) -> None:
-    """Observable instruments over `daemon` (scheduler, state.store, state.last_reload_ok).
+def self_readings(daemon: Any, export_failures: Callable[[], Mapping[str, int]],
+                  exporters: Iterable[str] = (),
+                  dropped: Mapping[str, Callable[[], int]] | None = None) -> list[Reading]:
+    """Readings over `daemon` (scheduler, state.store, state.last_reload_ok).
 
     `exporters` names the export pipelines whose failure counters start at 0;
     `dropped` adds sinks (such as jsonl) to `journeyprobe.results.dropped` by name.
@@ -41,50 +57,53 @@ def register_self_metrics(meter: Meter, daemon: Any, export_failures: Callable[[
     signals = tuple(exporters)
     extra_dropped = dict(dropped or {})
 
-    def in_flight(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "scheduler", "in_flight")
-        return [Observation(value)] if value is not None else []
+    def one(*path: str) -> Callable[[], Points]:
+        def read() -> Points:
+            value = _read(daemon, *path)
+            return [({}, value)] if value is not None else []
+        return read
 
-    def skipped(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "scheduler", "skipped_total")
-        return [Observation(value)] if value is not None else []
-
-    def failures(options: CallbackOptions) -> Iterable[Observation]:
+    def failures() -> Points:
         counts = dict.fromkeys(signals, 0) | dict(export_failures())
-        return [Observation(v, {n.EXPORTER: k}) for k, v in sorted(counts.items())]
+        return [({"exporter": k}, float(v)) for k, v in sorted(counts.items())]
 
-    def store_lag(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "state", "store", "last_flush_lag_s")
-        return [Observation(value)] if value is not None else []
-
-    def store_pending(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "state", "store", "pending")
-        return [Observation(value)] if value is not None else []
-
-    def results_dropped(options: CallbackOptions) -> Iterable[Observation]:
-        out = []
+    def results_dropped() -> Points:
+        out: Points = []
         store = _read(daemon, "state", "store", "dropped")
         if store is not None:
-            out.append(Observation(store, {n.SINK: "store"}))
-        for sink, count in extra_dropped.items():
-            out.append(Observation(count(), {n.SINK: sink}))
+            out.append(({"sink": "store"}, store))
+        out.extend(({"sink": sink}, float(count())) for sink, count in extra_dropped.items())
         return out
 
-    def reload_ok(options: CallbackOptions) -> Iterable[Observation]:
-        value = _read(daemon, "state", "last_reload_ok")
-        return [Observation(value)] if value is not None else []
+    return [
+        Reading(n.SELF_IN_FLIGHT, "journeyprobe_runs_in_flight", "gauge", "{run}",
+                "Runs executing or waiting for a slot now.", one("scheduler", "in_flight")),
+        Reading(n.SELF_SKIPPED, "journeyprobe_runs_skipped_total", "counter", "{run}",
+                "Due runs skipped: the journey's last run was still going.", one("scheduler", "skipped_total")),
+        Reading(n.SELF_EXPORT_FAILURES, "journeyprobe_export_failures_total", "counter", "{export}",
+                "Telemetry exports that failed (collector down or refusing).", failures),
+        Reading(n.SELF_STORE_LAG, "journeyprobe_store_write_lag_seconds", "gauge", "s",
+                "Queue-to-commit time of the store's last batch.", one("state", "store", "last_flush_lag_s")),
+        Reading(n.SELF_STORE_PENDING, "journeyprobe_store_pending", "gauge", "{result}",
+                "Results waiting to be written to the store.", one("state", "store", "pending")),
+        Reading(n.SELF_DROPPED, "journeyprobe_results_dropped_total", "counter", "{result}",
+                "Results a sink dropped because it was behind.", results_dropped),
+        Reading(n.SELF_RELOAD_OK, "journeyprobe_config_last_reload_success_timestamp_seconds", "gauge", "s",
+                "Unix time of the last successful load of the journey files.", one("state", "last_reload_ok")),
+    ]
 
-    meter.create_observable_gauge(n.SELF_IN_FLIGHT, [in_flight], unit="{run}",
-                                  description="Runs executing or waiting for a slot now.")
-    meter.create_observable_counter(n.SELF_SKIPPED, [skipped], unit="{run}",
-                                    description="Due runs skipped: the journey's last run was still going.")
-    meter.create_observable_counter(n.SELF_EXPORT_FAILURES, [failures], unit="{export}",
-                                    description="Telemetry exports that failed (collector down or refusing).")
-    meter.create_observable_gauge(n.SELF_STORE_LAG, [store_lag], unit="s",
-                                  description="Queue-to-commit time of the store's last batch.")
-    meter.create_observable_gauge(n.SELF_STORE_PENDING, [store_pending], unit="{result}",
-                                  description="Results waiting to be written to the store.")
-    meter.create_observable_counter(n.SELF_DROPPED, [results_dropped], unit="{result}",
-                                    description="Results a sink dropped because it was behind.")
-    meter.create_observable_gauge(n.SELF_RELOAD_OK, [reload_ok], unit="s",
-                                  description="Unix time of the last successful load of the journey files.")
+
+def register_self_metrics(meter: Meter, readings: Sequence[Reading]) -> None:
+    """The readings as OpenTelemetry observable instruments (for OTLP)."""
+    for reading in readings:
+        def observe(options: CallbackOptions, read: Callable[[], Points] = reading.read) -> Iterable[Observation]:
+            return [Observation(value, labels) for labels, value in read()]
+        create = meter.create_observable_counter if reading.kind == "counter" else meter.create_observable_gauge
+        create(reading.name, [observe], unit=reading.unit, description=reading.description)
+
+
+def self_metrics_text(readings: Sequence[Reading]) -> str:
+    """The readings as Prometheus text, read now."""
+    return "".join(t.family(r.prometheus, r.kind, r.description,
+                            (t.sample(r.prometheus, t.labels_text(labels), value) for labels, value in r.read()))
+                   for r in readings)

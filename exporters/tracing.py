@@ -16,11 +16,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram
 from opentelemetry.trace import (
     NonRecordingSpan,
     Span,
@@ -66,15 +65,26 @@ def guarded(method: Callable[..., None]) -> Callable[..., None]:
     return hook
 
 
+class RequestMetrics(Protocol):
+    """Where `http.client.request.duration` goes, for the journeys whose detail asks for it."""
+
+    def wants(self, journey: Journey | None) -> bool: ...
+
+    def record_request(self, journey: Journey | None, duration_s: float, attributes: dict[str, Any],
+                       span: Span | None) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SpanHooks:
-    """What the per-run observers share: the tracer, the HTTP client histogram, where roots go."""
+    """What the per-run observers share: the tracer, the request metrics, where roots go.
+
+    `roots` is None when no metric reader takes exemplars: the run's root context is then not kept."""
 
     tracer: Tracer | IdOnlyTracer
-    http_duration: Histogram
+    requests: RequestMetrics | None
     location: str
     tracestate: str | None
-    roots: RootContexts
+    roots: RootContexts | None
 
 
 class IdOnlyTracer:
@@ -174,7 +184,8 @@ class RunSpans:
         if not result.passed:
             _fail(root, result.error_type, self._redact(result.error or result.outcome.value))
         root.end()
-        self._hooks.roots.add(root.get_span_context())
+        if self._hooks.roots is not None:
+            self._hooks.roots.add(root.get_span_context())
         self._root = None
 
     # -- RequestObserver --------------------------------------------------------------------------
@@ -217,6 +228,10 @@ class RunSpans:
             if error:
                 _fail(span, error, error)
             span.end()
+        requests = self._hooks.requests
+        started = timing.extras.get(_STARTED)
+        if requests is None or started is None or not requests.wants(self._journey):
+            return
         metric: dict[str, Any] = {k: v for k, v in attributes.items()
                                   if k in (n.HTTP_METHOD, n.SERVER_ADDRESS, n.SERVER_PORT)}
         if status is not None:
@@ -224,11 +239,8 @@ class RunSpans:
         if error:
             metric[n.ERROR_TYPE] = error
         metric.update({n.JOURNEY_NAME: self._name, n.JOURNEY_STEP: self._step_name, **self._labels})
-        started = timing.extras.get(_STARTED)
-        if started is not None:
-            context = trace.set_span_in_context(span) if span is not None else None
-            took = timing.duration_s or time.perf_counter() - started  # the step's figure once complete
-            self._hooks.http_duration.record(took, metric, context=context)
+        took = timing.duration_s or time.perf_counter() - started  # the step's figure once complete
+        requests.record_request(self._journey, took, metric, span)
 
     # -- helpers ----------------------------------------------------------------------------------
     @property

@@ -65,6 +65,9 @@ class OtlpConfig(_Strict):
     headers: dict[str, str] = {}
     compression: Literal["gzip", "none"] = "gzip"
     traces: bool = True
+    histograms: Literal["exponential", "explicit"] | None = Field(
+        default=None, description="histogram kind sent (default: OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_"
+                                  "AGGREGATION, else exponential)")
 
 
 class JsonlConfig(_Strict):
@@ -77,6 +80,12 @@ class ExportersConfig(_Strict):
     otlp: OtlpConfig | None = None
     prometheus: bool = True
     jsonl: JsonlConfig | None = None
+
+
+class TelemetryConfig(_Strict):
+    detail: Literal["basic", "steps", "requests"] = Field(
+        default="basic", description="series per journey on /metrics and OTLP (docs/metrics.md); "
+                                     "a journey's own `telemetry.detail` wins")
 
 
 class WebhookConfig(_Strict):
@@ -126,6 +135,7 @@ class AgentConfig(_Strict):
     storage: StorageConfig = StorageConfig()
     server: ServerConfig = ServerConfig()
     exporters: ExportersConfig = ExportersConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     alerting: list[AlertSink] = []
     alerts: AlertingOptions = AlertingOptions()
     probe: ProbeConfig = ProbeConfig()
