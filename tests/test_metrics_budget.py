@@ -17,15 +17,18 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agent.config.models import AgentConfig
+from agent.config.models import AgentConfig, OtlpConfig
+from agent.core import metric_names as n
 from agent.daemon.lifecycle import Daemon
 from agent.probe.context import ProbeSettings
 from agent.probe.result import Outcome, RunResult, StepResult
 from agent.probe.runner import Runner
 from exporters.journey_series import DURATION, JourneySeries
+from exporters.otlp import resolve
 from exporters.prometheus import parse_exposition
 from exporters.telemetry import Telemetry
 from tests.conftest import free_port, journey
+from tests.otlp_receiver import otlp_receiver
 from tests.targets import Seen
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -220,3 +223,22 @@ def test_scrapes_in_a_thread_never_see_a_half_recorded_run() -> None:
         counts = {labels["journey_name"]: v for labels, v in samples.get("journey_duration_seconds_count", [])}
         runs = {labels["journey_name"]: v for labels, v in samples.get("journey_runs_total", [])}
         assert infinite == counts == runs
+
+
+async def test_otlp_gets_exponential_histograms_and_the_same_detail(target: tuple[str, Seen]) -> None:
+    url, _ = target
+    async with otlp_receiver() as receiver:
+        telemetry = Telemetry(location="lab", prometheus=False,
+                              otlp=resolve(OtlpConfig(endpoint=receiver.url, interval=60, timeout=5), {}))
+        try:
+            runner = Runner(ProbeSettings(location="lab"), observer_factory=telemetry.observer)
+            j = journey([{"name": "home", "http": {"url": f"{url}/json"}}], name="checkout")
+            telemetry.record(await runner.run(j), j)
+        finally:
+            await telemetry.aclose(10)
+    duration = receiver.latest(n.JOURNEY_DURATION)
+    assert duration is not None and duration.WhichOneof("data") == "exponential_histogram"
+    point = duration.exponential_histogram.data_points[0]
+    assert point.count == 1 and point.exemplars  # one point, the run's trace id with it
+    assert receiver.latest(n.JOURNEY_STEP_DURATION) is not None
+    assert receiver.latest(n.HTTP_CLIENT_DURATION) is None  # `requests` detail only
