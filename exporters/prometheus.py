@@ -18,7 +18,7 @@ from typing import Any
 from agent.core import metric_names as n
 from exporters import prom_text as t
 from exporters.journey_series import JourneySeries
-from exporters.self_metrics import Reading, self_metrics_text
+from exporters.self_metrics import Lateness, Reading, self_metrics_text
 
 CONTENT_TYPE = t.CONTENT_TYPE
 log = logging.getLogger("journeyprobe.telemetry")
@@ -77,7 +77,7 @@ class PrometheusEndpoint:
 
     def __init__(self, series: JourneySeries, resource: Mapping[str, Any] | None = None) -> None:
         self.series = series
-        self.readings: Sequence[Reading] = ()
+        self.readings: Sequence[Reading | Lateness] = ()
         self.slo = SloGauges()
         info = {prometheus_name(k): str(v) for k, v in (resource or {}).items()}
         self._target_info = t.family("target_info", "gauge", "Target metadata",

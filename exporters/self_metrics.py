@@ -21,6 +21,26 @@ Points = list[tuple[dict[str, str], float]]
 
 
 @dataclass(frozen=True, slots=True)
+class Lateness:
+    """`journeyprobe_run_start_lateness_seconds`: how late runs start, from the scheduler's own
+    counts (/metrics only: OpenTelemetry has no observable histogram)."""
+
+    daemon: Any
+    prometheus: str = "journeyprobe_run_start_lateness_seconds"
+    description: str = "How late runs started after their due time."
+
+    def text(self) -> str:
+        scheduler = getattr(self.daemon, "scheduler", None)
+        bounds = getattr(scheduler, "lateness_bounds", None)
+        if scheduler is None or bounds is None:
+            return ""
+        buckets, count, total = list(scheduler.lateness_buckets), scheduler.started_total, scheduler.lateness_sum
+        return t.family(self.prometheus, "histogram", self.description,
+                        [t.histogram_lines(self.prometheus, "", tuple(bounds), buckets, count, total,
+                                           t.le_texts(bounds))])
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
     """One self metric: its OpenTelemetry name, Prometheus name and type, and how to read it."""
 
@@ -48,7 +68,7 @@ def _read(obj: Any, *path: str) -> float | None:
 
 def self_readings(daemon: Any, export_failures: Callable[[], Mapping[str, int]],
                   exporters: Iterable[str] = (),
-                  dropped: Mapping[str, Callable[[], int]] | None = None) -> list[Reading]:
+                  dropped: Mapping[str, Callable[[], int]] | None = None) -> list[Reading | Lateness]:
     """Readings over `daemon` (scheduler, state.store, state.last_reload_ok).
 
     `exporters` names the export pipelines whose failure counters start at 0;
@@ -90,20 +110,24 @@ def self_readings(daemon: Any, export_failures: Callable[[], Mapping[str, int]],
                 "Results a sink dropped because it was behind.", results_dropped),
         Reading(n.SELF_RELOAD_OK, "journeyprobe_config_last_reload_success_timestamp_seconds", "gauge", "s",
                 "Unix time of the last successful load of the journey files.", one("state", "last_reload_ok")),
+        Lateness(daemon),
     ]
 
 
-def register_self_metrics(meter: Meter, readings: Sequence[Reading]) -> None:
+def register_self_metrics(meter: Meter, readings: Sequence[Reading | Lateness]) -> None:
     """The readings as OpenTelemetry observable instruments (for OTLP)."""
     for reading in readings:
+        if isinstance(reading, Lateness):
+            continue
         def observe(options: CallbackOptions, read: Callable[[], Points] = reading.read) -> Iterable[Observation]:
             return [Observation(value, labels) for labels, value in read()]
         create = meter.create_observable_counter if reading.kind == "counter" else meter.create_observable_gauge
         create(reading.name, [observe], unit=reading.unit, description=reading.description)
 
 
-def self_metrics_text(readings: Sequence[Reading]) -> str:
+def self_metrics_text(readings: Sequence[Reading | Lateness]) -> str:
     """The readings as Prometheus text, read now."""
-    return "".join(t.family(r.prometheus, r.kind, r.description,
+    return "".join(r.text() if isinstance(r, Lateness) else
+                   t.family(r.prometheus, r.kind, r.description,
                             (t.sample(r.prometheus, t.labels_text(labels), value) for labels, value in r.read()))
                    for r in readings)

@@ -131,6 +131,8 @@ async def test_a_one_step_journey_costs_no_more_than_a_blackbox_probe(
                 page = await response.text()
     finally:
         await asyncio.wait_for(daemon.stop(), 30)
+    lateness = parse_exposition(page)["journeyprobe_run_start_lateness_seconds_count"]
+    assert lateness[0][1] >= 3  # the agent's own schedule keeping, one histogram for every journey
     one_step = lines_of(page, "checkout")
     assert counts["checkout"] == len(one_step) <= BUDGET_SERIES, one_step
     assert sum(len(line) + 1 for line in one_step) <= BUDGET_BYTES
