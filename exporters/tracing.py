@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -101,7 +101,9 @@ class IdOnlyTracer:
 
 
 def _random_id(size: int) -> int:
-    return int.from_bytes(secrets.token_bytes(size), "big") or 1
+    """A random id as the OpenTelemetry SDK's RandomIdGenerator makes them (no system call: ids are
+    not secrets; `secrets` read /dev/urandom three times a run)."""
+    return random.getrandbits(size * 8) or 1
 
 
 class RootContexts:

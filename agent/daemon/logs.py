@@ -8,7 +8,6 @@ that, records are dropped and counted, not waited for.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import sys
 import threading
@@ -16,6 +15,7 @@ from collections import deque
 from datetime import UTC
 from typing import IO, Any
 
+from agent.core import jsonfast
 from agent.probe.result import RunResult, format_timestamp
 
 RUN_LOGGER = logging.getLogger("journeyprobe.runs")
@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return jsonfast.dumps(entry)
 
 
 def _utc(created: float) -> Any:
