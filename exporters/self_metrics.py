@@ -30,7 +30,7 @@ class Lateness:
     description: str = "How late runs started after their due time."
 
     def text(self) -> str:
-        scheduler = getattr(self.daemon, "scheduler", None)
+        scheduler = schedule(self.daemon)
         bounds = getattr(scheduler, "lateness_bounds", None)
         if scheduler is None or bounds is None:
             return ""
@@ -50,6 +50,11 @@ class Reading:
     unit: str
     description: str
     read: Callable[[], Points]
+
+
+def schedule(daemon: Any) -> Any:
+    """What keeps the schedule: the daemon's worker processes when it has them, else its scheduler."""
+    return getattr(daemon, "workers", None) or getattr(daemon, "scheduler", None)
 
 
 def _number(value: Any) -> float | None:
@@ -83,6 +88,12 @@ def self_readings(daemon: Any, export_failures: Callable[[], Mapping[str, int]],
             return [({}, value)] if value is not None else []
         return read
 
+    def scheduled(name: str) -> Callable[[], Points]:
+        def read() -> Points:
+            value = _read(schedule(daemon), name)
+            return [({}, value)] if value is not None else []
+        return read
+
     def failures() -> Points:
         counts = dict.fromkeys(signals, 0) | dict(export_failures())
         return [({"exporter": k}, float(v)) for k, v in sorted(counts.items())]
@@ -97,9 +108,9 @@ def self_readings(daemon: Any, export_failures: Callable[[], Mapping[str, int]],
 
     return [
         Reading(n.SELF_IN_FLIGHT, "journeyprobe_runs_in_flight", "gauge", "{run}",
-                "Runs executing or waiting for a slot now.", one("scheduler", "in_flight")),
+                "Runs executing or waiting for a slot now.", scheduled("in_flight")),
         Reading(n.SELF_SKIPPED, "journeyprobe_runs_skipped_total", "counter", "{run}",
-                "Due runs skipped: the journey's last run was still going.", one("scheduler", "skipped_total")),
+                "Due runs skipped: the journey's last run was still going.", scheduled("skipped_total")),
         Reading(n.SELF_EXPORT_FAILURES, "journeyprobe_export_failures_total", "counter", "{export}",
                 "Telemetry exports that failed (collector down or refusing).", failures),
         Reading(n.SELF_STORE_LAG, "journeyprobe_store_write_lag_seconds", "gauge", "s",
