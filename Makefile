@@ -25,7 +25,7 @@ test: setup lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check agent exporters tests bench
+	$(BIN)/ruff check agent exporters journeys tests bench
 	$(BIN)/mypy
 
 bench: setup

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.config.models import BrowserConfig
 from agent.journey.model import Journey
-from agent.probe.browser.pool import POOL_KEY, BrowserPool, close_pool, pool_for
+from agent.probe.browser.pool import BrowserPool, pool_for
 from agent.probe.browser.procs import chromium_processes, tree_pss_bytes, tree_rss_bytes
 from agent.probe.context import ProbeSettings
 from agent.probe.runner import Runner
@@ -75,7 +75,7 @@ async def shared(journey: Journey, runs: int, budget: float, config: BrowserConf
                  artifacts: Path) -> dict[str, Any]:
     """Sequential runs on one shared browser (the agent's way)."""
     runner = Runner(ProbeSettings(artifacts_dir=artifacts))
-    runner.resources["browser_config"] = config
+    runner.resources.browser = config
     first = await runner.run(journey)  # launches the browser: not counted
     assert first.passed, first.error
     rss_start, pss_start = tree_rss_bytes(), tree_pss_bytes()
@@ -95,7 +95,7 @@ async def shared(journey: Journey, runs: int, budget: float, config: BrowserConf
            "pss_start_mib": mib(pss_start), "pss_end_mib": mib(tree_pss_bytes()),
            "chromium_processes": len(chromium_processes()), "launches": pool.launches,
            "open_contexts": pool.open_contexts}
-    await close_pool(runner.resources)
+    await runner.resources.close()
     return out
 
 
@@ -107,9 +107,9 @@ async def per_run(journey: Journey, runs: int, budget: float, config: BrowserCon
     done = failed = 0
     while done < runs and time.perf_counter() - started < budget:
         runner = Runner(ProbeSettings(artifacts_dir=artifacts))
-        runner.resources[POOL_KEY] = BrowserPool(config)
+        runner.resources.browser_pool = BrowserPool(config)
         result = await runner.run(journey)
-        await close_pool(runner.resources)
+        await runner.resources.close()
         done += 1
         failed += not result.passed
     elapsed = time.perf_counter() - started

@@ -135,7 +135,8 @@ async def bench(
     if "gc-freeze" in fixes:
         gc.collect()
         gc.freeze()  # the start-up heap (modules, journeys) leaves every later collection
-    daemon.sinks.append(lambda result, journey: outcomes.update([result.outcome.value]))
+    assert daemon.parts is not None
+    daemon.parts.sinks.append(lambda result, journey: outcomes.update([result.outcome.value]))
     start_s = time.perf_counter() - t0
     tracked0 = len(gc.get_objects())
     sched = daemon.scheduler
@@ -167,7 +168,7 @@ async def bench(
     skipped, in_flight, waiting = sched.skipped_total, sched.in_flight, sched.waiting
     diagnosis = stalls.stop()
     diagnosis["thread_cpu_s"] = thread_cpu()
-    slo_service = daemon.state.extras.get("slo")
+    slo_service = daemon.parts.slo if daemon.parts else None
     if slo_service is not None:  # the SLO engine's periodic evaluation runs on the event loop
         diagnosis["slo_evaluations"] = getattr(slo_service, "evaluations", None)
         diagnosis["slo_last_evaluation_ms"] = round(getattr(slo_service, "last_duration_s", 0.0) * 1e3, 1)

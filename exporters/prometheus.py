@@ -18,7 +18,7 @@ from typing import Any
 from agent.core import metric_names as n
 from exporters import prom_text as t
 from exporters.journey_series import JourneySeries
-from exporters.self_metrics import Lateness, Reading, self_metrics_text
+from exporters.self_metrics import Health, Reading, self_metrics_text
 
 CONTENT_TYPE = t.CONTENT_TYPE
 log = logging.getLogger("journeyprobe.telemetry")
@@ -77,7 +77,8 @@ class PrometheusEndpoint:
 
     def __init__(self, series: JourneySeries, resource: Mapping[str, Any] | None = None) -> None:
         self.series = series
-        self.readings: Sequence[Reading | Lateness] = ()
+        self.health: Callable[[], Health] | None = None
+        self.readings: Sequence[Reading] = ()
         self.slo = SloGauges()
         info = {prometheus_name(k): str(v) for k, v in (resource or {}).items()}
         self._target_info = t.family("target_info", "gauge", "Target metadata",
@@ -85,8 +86,18 @@ class PrometheusEndpoint:
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
-        parts = [self._target_info, *self.series.families(), self.slo.text(), self_metrics_text(self.readings)]
+        own = self_metrics_text(self._health(), self.readings) if self.health is not None else ""
+        parts = [self._target_info, *self.series.families(), self.slo.text(), own]
         return "".join(parts).encode(), CONTENT_TYPE
+
+
+    def _health(self) -> Health:
+        assert self.health is not None
+        try:
+            return self.health()
+        except Exception:  # a broken source must not take the journeys' series down with it
+            log.exception("reading the agent's own health failed")
+            return Health()
 
 
 def parse_exposition(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -1,15 +1,14 @@
-"""The agent's own health as `journeyprobe.*` metrics, read from the daemon when a reader collects.
+"""The agent's own health as `journeyprobe.*` metrics, read from a typed snapshot when a reader collects.
 
-One list of `Reading`s serves both outputs: /metrics writes them as text at each scrape, and
-OTLP gets them as observable instruments. Readings run in the exporters' threads and the
-/metrics writer; they only read counters (ints and floats) and tolerate components that are
-missing or not started yet.
+One list of `Reading`s serves both outputs: /metrics writes them as text at each scrape (one
+`health()` call per scrape), and OTLP gets them as observable instruments. `health()` runs in
+the exporters' threads and the /metrics writer: it must only read counters, quickly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -22,22 +21,33 @@ Points = list[tuple[dict[str, str], float]]
 
 @dataclass(frozen=True, slots=True)
 class Lateness:
-    """`journeyprobe_run_start_lateness_seconds`: how late runs start, from the scheduler's own
-    counts (/metrics only: OpenTelemetry has no observable histogram)."""
+    """How late runs started: counts per bucket of `bounds` (not cumulative), all runs, the sum."""
 
-    daemon: Any
-    prometheus: str = "journeyprobe_run_start_lateness_seconds"
-    description: str = "How late runs started after their due time."
+    bounds: tuple[float, ...]
+    buckets: tuple[int, ...]
+    count: int
+    total_s: float
 
-    def text(self) -> str:
-        scheduler = schedule(self.daemon)
-        bounds = getattr(scheduler, "lateness_bounds", None)
-        if scheduler is None or bounds is None:
-            return ""
-        buckets, count, total = list(scheduler.lateness_buckets), scheduler.started_total, scheduler.lateness_sum
-        return t.family(self.prometheus, "histogram", self.description,
-                        [t.histogram_lines(self.prometheus, "", tuple(bounds), buckets, count, total,
-                                           t.le_texts(bounds))])
+    @classmethod
+    def of(cls, schedule: Any) -> Lateness:
+        """From a scheduler, or the daemon's workers (`lateness_bounds`, `lateness_buckets`, ...)."""
+        return cls(tuple(schedule.lateness_bounds), tuple(schedule.lateness_buckets), schedule.started_total,
+                   schedule.lateness_sum)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The agent's own health at one moment; None where a part is not started yet."""
+
+    runs_in_flight: int | None = None
+    runs_skipped: int | None = None
+    store_flush_lag_s: float | None = None
+    store_pending: int | None = None
+    store_dropped: int | None = None
+    last_reload_ok: float | None = None
+    sinks_dropped: Mapping[str, int] = field(default_factory=dict)
+    """Results other sinks (jsonl) dropped because they were behind, by sink."""
+    lateness: Lateness | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,96 +59,70 @@ class Reading:
     kind: str  # gauge or counter
     unit: str
     description: str
-    read: Callable[[], Points]
+    read: Callable[[Health], Points]
 
 
-def schedule(daemon: Any) -> Any:
-    """What keeps the schedule: the daemon's worker processes when it has them, else its scheduler."""
-    return getattr(daemon, "workers", None) or getattr(daemon, "scheduler", None)
+def _one(value: float | None) -> Points:
+    return [({}, float(value))] if value is not None else []
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _read(obj: Any, *path: str) -> float | None:
-    for name in path:
-        if obj is None:
-            return None
-        obj = getattr(obj, name, None)
-    return _number(obj)
-
-
-def self_readings(daemon: Any, export_failures: Callable[[], Mapping[str, int]],
-                  exporters: Iterable[str] = (),
-                  dropped: Mapping[str, Callable[[], int]] | None = None) -> list[Reading | Lateness]:
-    """Readings over `daemon` (scheduler, state.store, state.last_reload_ok).
-
-    `exporters` names the export pipelines whose failure counters start at 0;
-    `dropped` adds sinks (such as jsonl) to `journeyprobe.results.dropped` by name.
-    """
+def self_readings(export_failures: Callable[[], Mapping[str, int]], exporters: Iterable[str] = (),
+                  sinks: Iterable[str] = ()) -> list[Reading]:
+    """The readings. `exporters` names the export pipelines whose failure counters start at 0;
+    `sinks` names the sinks besides the store whose dropped counters start at 0."""
     signals = tuple(exporters)
-    extra_dropped = dict(dropped or {})
+    other_sinks = tuple(sinks)
 
-    def one(*path: str) -> Callable[[], Points]:
-        def read() -> Points:
-            value = _read(daemon, *path)
-            return [({}, value)] if value is not None else []
-        return read
-
-    def scheduled(name: str) -> Callable[[], Points]:
-        def read() -> Points:
-            value = _read(schedule(daemon), name)
-            return [({}, value)] if value is not None else []
-        return read
-
-    def failures() -> Points:
+    def failures(health: Health) -> Points:
         counts = dict.fromkeys(signals, 0) | dict(export_failures())
-        return [({"exporter": k}, float(v)) for k, v in sorted(counts.items())]
+        return [({n.EXPORTER: k}, float(v)) for k, v in sorted(counts.items())]
 
-    def results_dropped() -> Points:
-        out: Points = []
-        store = _read(daemon, "state", "store", "dropped")
-        if store is not None:
-            out.append(({"sink": "store"}, store))
-        out.extend(({"sink": sink}, float(count())) for sink, count in extra_dropped.items())
+    def dropped(health: Health) -> Points:
+        out: Points = [({n.SINK: "store"}, float(health.store_dropped))] if health.store_dropped is not None else []
+        counts = dict.fromkeys(other_sinks, 0) | dict(health.sinks_dropped)
+        out.extend(({n.SINK: sink}, float(count)) for sink, count in sorted(counts.items()))
         return out
 
     return [
         Reading(n.SELF_IN_FLIGHT, "journeyprobe_runs_in_flight", "gauge", "{run}",
-                "Runs executing or waiting for a slot now.", scheduled("in_flight")),
+                "Runs executing or waiting for a slot now.", lambda h: _one(h.runs_in_flight)),
         Reading(n.SELF_SKIPPED, "journeyprobe_runs_skipped_total", "counter", "{run}",
-                "Due runs skipped: the journey's last run was still going.", scheduled("skipped_total")),
+                "Due runs skipped: the journey's last run was still going.", lambda h: _one(h.runs_skipped)),
         Reading(n.SELF_EXPORT_FAILURES, "journeyprobe_export_failures_total", "counter", "{export}",
                 "Telemetry exports that failed (collector down or refusing).", failures),
         Reading(n.SELF_STORE_LAG, "journeyprobe_store_write_lag_seconds", "gauge", "s",
-                "Queue-to-commit time of the store's last batch.", one("state", "store", "last_flush_lag_s")),
+                "Queue-to-commit time of the store's last batch.", lambda h: _one(h.store_flush_lag_s)),
         Reading(n.SELF_STORE_PENDING, "journeyprobe_store_pending", "gauge", "{result}",
-                "Results waiting to be written to the store.", one("state", "store", "pending")),
+                "Results waiting to be written to the store.", lambda h: _one(h.store_pending)),
         Reading(n.SELF_DROPPED, "journeyprobe_results_dropped_total", "counter", "{result}",
-                "Results a sink dropped because it was behind.", results_dropped),
+                "Results a sink dropped because it was behind.", dropped),
         Reading(n.SELF_RELOAD_OK, "journeyprobe_config_last_reload_success_timestamp_seconds", "gauge", "s",
-                "Unix time of the last successful load of the journey files.", one("state", "last_reload_ok")),
-        Lateness(daemon),
+                "Unix time of the last successful load of the journey files.", lambda h: _one(h.last_reload_ok)),
     ]
 
 
-def register_self_metrics(meter: Meter, readings: Sequence[Reading | Lateness]) -> None:
-    """The readings as OpenTelemetry observable instruments (for OTLP)."""
+def register_self_metrics(meter: Meter, health: Callable[[], Health], readings: Sequence[Reading]) -> None:
+    """The readings as OpenTelemetry observable instruments over `health()` (for OTLP)."""
     for reading in readings:
-        if isinstance(reading, Lateness):
-            continue
-        def observe(options: CallbackOptions, read: Callable[[], Points] = reading.read) -> Iterable[Observation]:
-            return [Observation(value, labels) for labels, value in read()]
+        def observe(options: CallbackOptions, read: Callable[[Health], Points] = reading.read
+                    ) -> Iterable[Observation]:
+            return [Observation(value, labels) for labels, value in read(health())]
         create = meter.create_observable_counter if reading.kind == "counter" else meter.create_observable_gauge
         create(reading.name, [observe], unit=reading.unit, description=reading.description)
 
 
-def self_metrics_text(readings: Sequence[Reading | Lateness]) -> str:
-    """The readings as Prometheus text, read now."""
-    return "".join(r.text() if isinstance(r, Lateness) else
-                   t.family(r.prometheus, r.kind, r.description,
-                            (t.sample(r.prometheus, t.labels_text(labels), value) for labels, value in r.read()))
-                   for r in readings)
+LATENESS = "journeyprobe_run_start_lateness_seconds"
+
+
+def self_metrics_text(health: Health, readings: Sequence[Reading]) -> str:
+    """The readings as Prometheus text, and the start lateness histogram (/metrics only:
+    OpenTelemetry has no observable histogram)."""
+    parts = [t.family(r.prometheus, r.kind, r.description,
+                      (t.sample(r.prometheus, t.labels_text(labels), value) for labels, value in r.read(health)))
+             for r in readings]
+    late = health.lateness
+    if late is not None:
+        parts.append(t.family(LATENESS, "histogram", "How late runs started after their due time.",
+                              [t.histogram_lines(LATENESS, "", late.bounds, list(late.buckets), late.count,
+                                                 late.total_s, t.le_texts(late.bounds))]))
+    return "".join(parts)

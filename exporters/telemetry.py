@@ -37,7 +37,7 @@ from exporters.journey_series import JourneySeries, at_least, detail_of
 from exporters.otel_metrics import EXPLICIT, OtelMetrics
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
 from exporters.prometheus import SLO_FAMILIES, PrometheusEndpoint
-from exporters.self_metrics import register_self_metrics, self_readings
+from exporters.self_metrics import Health, register_self_metrics, self_readings
 from exporters.tracing import IdOnlyTracer, RootContexts, RunSpans, SpanHooks
 
 if TYPE_CHECKING:
@@ -144,13 +144,13 @@ class Telemetry:
             return b"", "text/plain; charset=utf-8"
         return self.prometheus.render()
 
-    def watch(self, daemon: Any, dropped: dict[str, Callable[[], int]] | None = None) -> None:
-        """Publish the daemon's own health as `journeyprobe.*` metrics."""
-        readings = self_readings(daemon, self.failures.counts, self._pipelines, dropped)
+    def watch(self, health: Callable[[], Health], sinks: Iterable[str] = ()) -> None:
+        """Publish the agent's own health as `journeyprobe.*` metrics; `sinks`: those besides the store."""
+        readings = self_readings(self.failures.counts, self._pipelines, sinks)
         if self.prometheus is not None:
-            self.prometheus.readings = readings
+            self.prometheus.health, self.prometheus.readings = health, readings
         if self.otel is not None:
-            register_self_metrics(self.otel.meter, readings)
+            register_self_metrics(self.otel.meter, health, readings)
 
     def register_slo_gauges(self, callback: Callable[[], Iterable[SloSample]]) -> None:
         """Add a source of SLO gauge values: `callback()` -> [(name, attributes, value)].

@@ -15,7 +15,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace
@@ -42,7 +42,16 @@ if TYPE_CHECKING:
     from agent.probe.http.timing import RequestTiming
 
 PROPAGATOR = TraceContextTextMapPropagator()
-_SPAN, _STARTED = "otel.span", "otel.started"
+
+
+@dataclass(slots=True)
+class _Request:
+    """What the tracer keeps about one request in flight (on `RequestTiming.observed`)."""
+
+    started: float
+    span: Span | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
 log = logging.getLogger("journeyprobe.telemetry")
 _last_error = [0.0]
 
@@ -193,9 +202,11 @@ class RunSpans:
     # -- RequestObserver --------------------------------------------------------------------------
     @guarded
     def request_started(self, timing: RequestTiming, method: str, url: str, headers: Any) -> None:
-        previous: Span | None = timing.extras.pop(_SPAN, None)
-        if previous is not None:  # a redirect: the previous hop ends as the next starts
-            previous.end()
+        request = timing.observed if isinstance(timing.observed, _Request) else _Request(time.perf_counter())
+        timing.observed = request
+        if request.span is not None:  # a redirect: the previous hop ends as the next starts
+            request.span.end()
+            request.span = None
         parent = self._step or self._root
         address, port = n.server_of(url)
         attributes: dict[str, Any] = {n.HTTP_METHOD: n.http_method(method),
@@ -211,9 +222,7 @@ class RunSpans:
             attributes[n.HTTP_METHOD] if attributes[n.HTTP_METHOD] != "_OTHER" else "HTTP",
             context=trace.set_span_in_context(parent) if parent is not None else None,
             kind=SpanKind.CLIENT, attributes=attributes)
-        timing.extras[_SPAN] = span
-        timing.extras.setdefault(_STARTED, time.perf_counter())
-        timing.extras["otel.attributes"] = attributes
+        request.span, request.attributes = span, attributes
         if self._journey is None or self._journey.traceparent:
             PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
             if self._hooks.tracestate:
@@ -221,8 +230,10 @@ class RunSpans:
 
     @guarded
     def request_finished(self, timing: RequestTiming, status: int | None, error_type: str | None) -> None:
-        span: Span | None = timing.extras.pop(_SPAN, None)
-        attributes: dict[str, Any] = timing.extras.get("otel.attributes", {})
+        request = timing.observed if isinstance(timing.observed, _Request) else None
+        span, attributes = (request.span, request.attributes) if request is not None else (None, {})
+        if request is not None:
+            request.span = None
         error = error_type or (str(status) if status is not None and status >= 400 else None)
         if span is not None:
             if status is not None:
@@ -231,8 +242,7 @@ class RunSpans:
                 _fail(span, error, error)
             span.end()
         requests = self._hooks.requests
-        started = timing.extras.get(_STARTED)
-        if requests is None or started is None or not requests.wants(self._journey):
+        if requests is None or request is None or not requests.wants(self._journey):
             return
         metric: dict[str, Any] = {k: v for k, v in attributes.items()
                                   if k in (n.HTTP_METHOD, n.SERVER_ADDRESS, n.SERVER_PORT)}
@@ -241,7 +251,7 @@ class RunSpans:
         if error:
             metric[n.ERROR_TYPE] = error
         metric.update({n.JOURNEY_NAME: self._name, n.JOURNEY_STEP: self._step_name, **self._labels})
-        took = timing.duration_s or time.perf_counter() - started  # the step's figure once complete
+        took = timing.duration_s or time.perf_counter() - request.started  # the step's figure once complete
         requests.record_request(self._journey, took, metric, span)
 
     # -- helpers ----------------------------------------------------------------------------------

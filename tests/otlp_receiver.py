@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -30,10 +31,13 @@ class Receiver:
     """What an OTLP/HTTP receiver got, and how it answers."""
 
     mode: str = "ok"
+    encoding: str | None = None
+    """The Content-Encoding every request must carry ("gzip", "" for none); None accepts either."""
     url: str = ""
     metrics: list[ExportMetricsServiceRequest] = field(default_factory=list)
     traces: list[ExportTraceServiceRequest] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
     _got: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- views for assertions -----------------------------------------------------------------------
@@ -80,14 +84,20 @@ def attributes(item: Any) -> dict[str, Any]:
 
 
 def _decode(body: bytes, encoding: str) -> bytes:
-    """aiohttp already inflates a gzip or deflate request body; inflate it here if it did not."""
-    if encoding == "gzip" and body[:2] == b"\x1f\x8b":
-        return gzip.decompress(body)
+    """The protobuf of a request body; ValueError when the body does not match its Content-Encoding.
+
+    aiohttp inflates a gzip or deflate body itself when it can; inflate it here if it did not."""
+    if encoding == "gzip":
+        return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
     if encoding == "deflate":
         try:
             return zlib.decompress(body)
         except zlib.error:
             return body
+    if encoding:
+        raise ValueError(f"unknown Content-Encoding {encoding!r}")
+    if body[:2] == b"\x1f\x8b":
+        raise ValueError("a gzip body without Content-Encoding: gzip")
     return body
 
 
@@ -95,7 +105,15 @@ def receiver_app(receiver: Receiver) -> web.Application:
     forever = asyncio.Event()
 
     async def handle(request: web.Request, kind: str) -> web.Response:
-        body = _decode(await request.read(), request.headers.get("Content-Encoding", ""))
+        encoding = request.headers.get("Content-Encoding", "")
+        if receiver.encoding is not None and encoding != receiver.encoding:
+            receiver.rejected.append(f"Content-Encoding {encoding!r}, expected {receiver.encoding!r}")
+            return web.Response(status=415, text="unexpected Content-Encoding")
+        try:
+            body = _decode(await request.read(), encoding)
+        except (ValueError, OSError, aiohttp.ClientPayloadError) as exc:
+            receiver.rejected.append(str(exc))
+            return web.Response(status=400, text=f"body does not match its Content-Encoding: {exc}")
         receiver.requests.append({"path": request.path, "headers": dict(request.headers), "size": len(body)})
         if receiver.mode == "hang":
             await forever.wait()
@@ -127,9 +145,11 @@ def receiver_app(receiver: Receiver) -> web.Application:
 
 
 @asynccontextmanager
-async def otlp_receiver(mode: str = "ok") -> AsyncIterator[Receiver]:
-    """An OTLP/HTTP receiver on 127.0.0.1 at a free port; `receiver.url` is its base URL."""
-    receiver = Receiver(mode=mode)
+async def otlp_receiver(mode: str = "ok", *, encoding: str | None = None) -> AsyncIterator[Receiver]:
+    """An OTLP/HTTP receiver on 127.0.0.1 at a free port; `receiver.url` is its base URL.
+
+    With `encoding`, a request with another Content-Encoding is refused (415)."""
+    receiver = Receiver(mode=mode, encoding=encoding)
     runner = web.AppRunner(receiver_app(receiver), shutdown_timeout=0.2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

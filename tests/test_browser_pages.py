@@ -110,16 +110,15 @@ def _static(body: str) -> Any:
 async def browser_runner(tmp_path: Path, **config: Any) -> AsyncIterator[Runner]:
     """A Runner whose artifacts go under tmp_path; its shared browser is closed at the end."""
     from agent.config.models import BrowserConfig
-    from agent.probe.browser.pool import close_pool
 
     runner = Runner(ProbeSettings(artifacts_dir=tmp_path / "artifacts"),
                     environ={"SHOP_CARD": "4242 4242 4242 4242"})
     if config:
-        runner.resources["browser_config"] = BrowserConfig(**config)
+        runner.resources.browser = BrowserConfig(**config)
     try:
         yield runner
     finally:
-        await close_pool(runner.resources)
+        await runner.resources.close()
 
 
 def checkout_journey(base: str, card: str = "4242 4242 4242 4242", expect: str = "Thank you",

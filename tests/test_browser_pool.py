@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.probe.browser.pool import POOL_KEY, BrowserPool, close_pool, pool_for
+from agent.probe.browser.pool import BrowserPool, pool_for
 from agent.probe.browser.procs import browser_main_pids, chromium_processes
 from agent.probe.result import ErrorType, Outcome
 from tests.conftest import journey
@@ -58,8 +58,8 @@ async def test_contexts_do_not_leak_and_close_ends_every_process(tmp_path: Path)
         assert list(instance.traces_dir.iterdir()) == []  # trace scratch files of finished runs are gone
         assert chromium_processes()
         home = pool.home
-        await close_pool(runner.resources)
-        assert POOL_KEY not in runner.resources and not home.exists()
+        await runner.resources.close()
+        assert runner.resources.browser_pool is None and not home.exists()
         for _ in range(30):  # Chromium's children take a moment to exit after close()
             if not chromium_processes():
                 break
@@ -71,7 +71,7 @@ async def test_contexts_do_not_leak_and_close_ends_every_process(tmp_path: Path)
 async def test_browser_is_recycled_after_many_contexts(tmp_path: Path) -> None:
     async with asyncio.timeout(LIMIT), serve(shop_app(Seen())) as base, browser_runner(tmp_path) as runner:
         pool = BrowserPool(recycle_after=3)
-        runner.resources[POOL_KEY] = pool
+        runner.resources.browser_pool = pool
         flow = journey([{"name": "open", "browser": [{"goto": f"{base}/checkout"}]}])
         for _ in range(7):
             assert (await runner.run(flow)).passed

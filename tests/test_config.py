@@ -53,3 +53,46 @@ def test_shipped_examples_load(tmp_path: Path) -> None:
     embedded = tmp_path / "agent.yaml"
     embedded.write_text(config_map["data"]["agent.yaml"])
     assert load_config(str(embedded), environ={}).location == "eu-west-1"
+
+
+def test_every_documented_override_name_and_yaml_values(tmp_path: Path) -> None:
+    """The names of docs/daemon.md and browser.md, read by pydantic-settings; env beats the file."""
+    path = tmp_path / "agent.yaml"
+    path.write_text("browser: {executable_path: /opt/chrome, max_contexts: 2}\nstorage: {path: file.db}\n"
+                    "artifacts_retention: 1d\n")
+    config = load_config(str(path), environ={
+        "JOURNEYPROBE_BROWSER_EXECUTABLE_PATH": "/usr/bin/chromium", "JOURNEYPROBE_STORAGE_PATH": "/data/jp.db",
+        "JOURNEYPROBE_SHARD": "2/3", "JOURNEYPROBE_ARTIFACTS_RETENTION": "3d", "JOURNEYPROBE_BROWSER_HEADLESS": "false",
+        "journeyprobe_server_listen": "127.0.0.1:9999", "JOURNEYPROBE_JOURNEYS": "[a/*.yaml, b.yaml]",
+        "JOURNEYPROBE_SERVER_PUBLIC_URL": "null", "JOURNEYPROBE_TEST_ARTIFACTS": "not a key: ignored"})
+    assert config.browser.executable_path == "/usr/bin/chromium" and config.browser.max_contexts == 2
+    assert config.browser.headless is False and config.storage.path == "/data/jp.db"
+    assert config.shard == "2/3" and config.artifacts_retention == 3 * 86400
+    assert config.server.listen == "127.0.0.1:9999" and config.server.public_url is None
+    assert config.journeys == ["a/*.yaml", "b.yaml"]  # from the environment: relative to the working folder
+
+
+def test_a_bad_override_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(None, environ={"JOURNEYPROBE_CONCURRENCY": "many"})
+    assert str(error.value) == "JOURNEYPROBE_CONCURRENCY: concurrency: expected a whole number, got 'many'"
+
+
+def test_journey_globs_resolve_from_the_config_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "agent.yaml").write_text("journeys: [journeys/*.yaml, /abs/*.yaml]\n")
+    config = load_config(str(folder / "agent.yaml"), environ={})
+    assert config.journeys == [str(folder / "journeys/*.yaml"), "/abs/*.yaml"]
+    (folder / "one.yaml").write_text("journeys: checks/*.yaml\n")
+    assert load_config(str(folder / "one.yaml"), environ={}).journeys == [str(folder / "checks/*.yaml")]
+
+
+def test_problems_name_the_file_line_or_the_variable(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("browser:\n  max_contexts: 2\nconcurrency: x\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(str(path), environ={"JOURNEYPROBE_BROWSER_HEADLESS": "maybe"})
+    assert str(error.value).splitlines() == [
+        f"{path}:3: concurrency: expected a whole number, got 'x'",
+        "JOURNEYPROBE_BROWSER_HEADLESS: browser.headless: expected true or false, got 'maybe'"]

@@ -14,7 +14,7 @@ import pytest
 from agent.config.models import BrowserConfig
 from agent.journey.model import Journey
 from agent.journey.variables import Variables
-from agent.probe.context import ProbeSettings
+from agent.probe.context import ProbeResources, ProbeSettings
 from agent.probe.http.timed_socket import KERNEL_STAMPS, handshake_rtt
 from agent.probe.http.timing import RequestTiming
 from agent.probe.result import RunResult
@@ -76,7 +76,7 @@ async def test_http_steps_connect_in_loopback_time_while_a_browser_journey_start
         target: tuple[str, Seen], tmp_path: Path) -> None:
     url, _ = target
     runner = Runner(ProbeSettings(artifacts_dir=tmp_path / "artifacts"))
-    runner.resources["browser_config"] = BrowserConfig(executable_path=CHROMIUM)
+    runner.resources = ProbeResources(browser=BrowserConfig(executable_path=CHROMIUM))
     browser = journey([{"name": "page", "browser": [{"goto": f"{url}/html"}]}], name="browser")
     http = [journey([{"name": "get", "http": {"url": f"{url}/json"}}], name=f"http-{i}") for i in range(40)]
 
@@ -94,9 +94,7 @@ async def test_http_steps_connect_in_loopback_time_while_a_browser_journey_start
         results = await http_runs_meanwhile(browser_run)
         browser_result = await browser_run
     finally:
-        from agent.probe.browser.pool import close_pool
-
-        await close_pool(runner.resources)
+        await runner.resources.close()
     assert browser_result.passed, browser_result.error
     assert len(results) >= 5
     connects = [r.steps[0].phases.connect_s for r in results if r.steps[0].phases is not None]

@@ -80,6 +80,9 @@ FAILS = [
     ("status != 503", view(status=503), ["expected status != 503, saw 503"]),
     ("status not in [500, 503]", view(status=503), ["expected status not in [500, 503], saw 503"]),
     ("status < 300", view(status=404), ["expected status < 300, saw 404"]),
+    ("status < 200", view(status=200), ["expected status < 200, saw 200"]),  # the boundary: < is not <=
+    ("status > 200", view(status=200), ["expected status > 200, saw 200"]),
+    ("duration < 750ms", view(duration_s=0.75), ["expected duration < 750ms, saw 750ms"]),
     ("status >= 500", None, ["expected status >= 500, saw 200"]),
     ("duration < 800ms", view(duration_s=1.204), ["expected duration < 800ms, saw 1.204s"]),
     ("duration <= 0.5", view(duration_s=0.75), ["expected duration <= 0.5, saw 750ms"]),

@@ -57,7 +57,7 @@ async def base() -> AsyncIterator[str]:
 def run_context(steps: list[dict[str, Any]], session: aiohttp.ClientSession | None = None) -> RunContext:
     ctx = RunContext(journey=journey(steps), variables=Variables(), trace_id="0" * 32,
                      deadline=asyncio.get_running_loop().time() + 30, settings=ProbeSettings())
-    ctx._session = session
+    ctx.http = session
     return ctx
 
 

@@ -40,7 +40,7 @@ steps:
 
 async def test_check_exports_the_runs_metrics_and_spans(tmp_path: Path) -> None:
     seen = Seen()
-    async with serve(target_app(seen)) as url, otlp_receiver() as receiver:
+    async with serve(target_app(seen)) as url, otlp_receiver(encoding="gzip") as receiver:
         code, out, err = await cli("-m", "agent", "check", str(journey_file(tmp_path, url)), "--json",
                                    "--location", "ci", "--otlp", receiver.url, cwd=tmp_path)
     assert code == 0, err

@@ -1,4 +1,4 @@
-"""/metrics as a real Prometheus server scrapes it: names and labels as interfaces.md promises."""
+"""/metrics as a real Prometheus server scrapes it: names and labels as docs/interfaces.md promises."""
 
 from __future__ import annotations
 

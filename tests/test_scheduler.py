@@ -92,7 +92,7 @@ def test_offsets_stable_in_range_and_spread() -> None:
 
 def test_next_due_from_the_schedule_with_a_fixed_clock() -> None:
     now = 1_700_000_000.25
-    sched = Scheduler(Recorder(), time_fn=lambda: now)
+    sched = Scheduler(Recorder(), clock=lambda: now)
     sched.update([make("a", 10), make("b", 10)])
     for name in ("a", "b"):
         due = sched.next_due(name)

@@ -50,7 +50,7 @@ async def test_script_without_browser_gets_http_and_no_page() -> None:
         result = await runner.run(scripted("journeys_ext.checkout:call_api",
                                            "journeys_ext.checkout:not_async", variables={"base": base}))
     assert result.passed, result.error
-    assert "browser_pool" not in runner.resources  # no browser started for a journey without browser steps
+    assert runner.resources.browser_pool is None  # no browser started for a journey without browser steps
     assert [r["path"] for r in seen.requests] == ["/thanks"]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiohttp import web
 
 from agent.config.models import AgentConfig
 from agent.daemon.lifecycle import Daemon
-from agent.daemon.slo_service import SloService, install_slo
+from tests.daemon_helpers import wait_for
 from tests.targets import Seen
 from tests.test_alert_senders import receiver
 
@@ -54,16 +53,14 @@ async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
         daemon = Daemon(config)
         await daemon.start()
         try:
-            service = daemon.state.extras.get("slo")
-            if service is None:  # until agent/daemon/compose.py calls it
-                service = await install_slo(daemon)
-            assert isinstance(service, SloService)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(alerted.wait(), 20)
-            for _ in range(200):  # and until the healthy journey has run too
-                if all(s["events"] for s in await service.status()):
-                    break
-                await asyncio.sleep(0.05)
+            assert daemon.parts is not None
+            service = daemon.parts.slo
+            await asyncio.wait_for(alerted.wait(), 60)  # safety net only: the page arrives in seconds
+
+            async def both_ran() -> bool:  # and the healthy journey has run too
+                return all(s["events"] for s in await service.status())
+
+            await wait_for(both_ran, timeout=60)
             async with aiohttp.ClientSession() as session:
                 async with session.get(f"{daemon.base_url}/api/v1/slos") as response:
                     assert response.status == 200
@@ -83,6 +80,5 @@ async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
     assert by_name["ok-success"]["sli"] == 1.0 and by_name["ok-success"]["alerts"] == []
     assert by_name["broken-success"]["sli"] == 0.0
     assert by_name["broken-success"]["alerts"][0]["severity"] == "page"
-    if daemon.telemetry is not None:  # exporters installed: the SLO gauges are on /metrics
-        assert 'slo_burn_rate_ratio{slo_name="broken-success",slo_window="1h"}' in metrics
-        assert 'slo_objective_ratio{journey_name="ok",slo_name="ok-success"} 0.99' in metrics
+    assert 'slo_burn_rate_ratio{slo_name="broken-success",slo_window="1h"}' in metrics
+    assert 'slo_objective_ratio{journey_name="ok",slo_name="ok-success"} 0.99' in metrics

@@ -31,7 +31,6 @@ from agent.slo.indicator import verdicts
 from agent.store.sqlite import Store
 from agent.web.server import create_app
 from agent.web.state import AgentState
-from agent.web.status_page import views
 from agent.web.status_page.data import slo_entries_from_store
 from agent.web.status_page.text import (
     budget_percent,
@@ -187,7 +186,8 @@ async def serving(tmp_path: Path, now: float, js: list[Journey], *, token: str |
     """The daemon's aiohttp app over the store in tmp_path, with the SLO service evaluated at `now`."""
     cfg = agent_config(tmp_path, token=token)
     store = await Store.open(cfg.storage.path, retention_s=cfg.storage.retention)
-    state = AgentState(config=cfg, journeys={j.name: j for j in js}, store=store, journeys_loaded=True)
+    state = AgentState(config=cfg, journeys={j.name: j for j in js}, store=store, journeys_loaded=True,
+                       clock=lambda: now)
     if service:
         slo = SloService(cfg, store, lambda: list(state.journeys.values()), clock=lambda: now)
         await slo.book.load()
@@ -207,9 +207,7 @@ async def serving(tmp_path: Path, now: float, js: list[Journey], *, token: str |
 
 def pin_clock(monkeypatch: pytest.MonkeyPatch) -> float:
     """The present, pinned for the page (a few seconds into a minute, so windows do not move)."""
-    moment = time.time() // 60 * 60 + 5
-    monkeypatch.setattr(views, "clock", lambda: moment)
-    return moment
+    return time.time() // 60 * 60 + 5
 
 
 @pytest.fixture
@@ -352,13 +350,6 @@ async def test_the_real_daemon_serves_the_page(tmp_path: Path, target: tuple[str
                                        "objective: 99%, owner: Web team}\n")))
     async with running_daemon(daemon_config(tmp_path), [str(tmp_path / "quick.yaml")]) as daemon:
         base = daemon.base_url
-        if daemon.state.slo_status is None:  # until the daemon installs the SLO service itself
-            assert daemon.state.store is not None
-            slo = SloService(daemon.config, daemon.state.store, lambda: list(daemon.state.journeys.values()))
-            await slo.book.load()
-            daemon.sinks.append(slo.observe)
-            daemon.state.slo_status = slo.status
-            await slo.evaluate()
 
         async def ran() -> bool:
             code, runs = await get_json(f"{base}/api/v1/journeys/quick/runs?limit=1")

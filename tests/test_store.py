@@ -23,6 +23,18 @@ from agent.store.sqlite import Store, StoreError
 from tests.store_helpers import T0, result
 
 
+async def test_commits_are_durable_wal_with_synchronous_normal_or_stronger(tmp_path: Path) -> None:
+    """WAL with synchronous=NORMAL: a committed batch survives a process crash and, on power loss, at most
+    the last commits go (docs/daemon.md). synchronous=OFF would risk a corrupt file on power loss."""
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        mode, synchronous = await store.durability()
+    finally:
+        await store.close()
+    assert mode == "wal"
+    assert synchronous >= 1, f"PRAGMA synchronous = {synchronous} (0 is OFF)"
+
+
 async def test_round_trip(tmp_path: Path) -> None:
     rich = RunResult(
         journey="checkout", outcome=Outcome.SUCCESS, attempt=2,

@@ -28,7 +28,7 @@ LOCATION = "tokyo-1"
 @asynccontextmanager
 async def exporting(compression: Literal["gzip", "none"] = "gzip",
                     **extra: Any) -> AsyncIterator[tuple[Receiver, Telemetry]]:
-    async with otlp_receiver() as receiver:
+    async with otlp_receiver(encoding="gzip" if compression == "gzip" else "") as receiver:
         settings = resolve(OtlpConfig(endpoint=receiver.url, interval=60, timeout=5, compression=compression,
                                       histograms="explicit"))
         telemetry = Telemetry(location=LOCATION, otlp=settings, **{"detail": "requests", **extra})

@@ -23,7 +23,7 @@ SELF_METRICS = ("journeyprobe_runs_in_flight", "journeyprobe_runs_skipped_total"
 
 async def test_daemon_serves_metrics_exports_otlp_and_writes_jsonl(tmp_path: Path) -> None:
     seen = Seen()
-    async with serve(target_app(seen)) as url, otlp_receiver() as receiver:
+    async with serve(target_app(seen)) as url, otlp_receiver(encoding="gzip") as receiver:
         (tmp_path / "shop.yaml").write_text(f"""
 name: shop
 interval: 1s
@@ -41,7 +41,8 @@ steps:
         daemon = Daemon(config)
         await daemon.start()
         try:
-            telemetry = daemon.telemetry  # type: ignore[attr-defined]
+            assert daemon.parts is not None
+            telemetry = daemon.parts.telemetry
             sli = ("slo.sli", {"slo.name": "shop", "slo.window": "5m"}, 1.0)
             telemetry.register_slo_gauges(lambda: [sli])
             async with aiohttp.ClientSession() as session:

@@ -1,1 +1,1 @@
-"""agent.cli.main."""
+"""The `journeyprobe` commands: a thin layer over the daemon, the one-shot check and the SLO tools."""

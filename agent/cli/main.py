@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from agent import __version__
-
-if TYPE_CHECKING:
-    from agent.config.models import AgentConfig
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def fail_input(message: str) -> NoReturn:
-    """Bad input: say what and where on stderr, exit 2, run nothing."""
-    click.echo(message, err=True)
-    sys.exit(EXIT_BAD_INPUT)
-
-
-def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            fail_input(f"--var {pair!r}: use NAME=VALUE with NAME a variable name")
-        out[key] = value
-    return out
-
-
-def load_or_exit(paths: Sequence[str]) -> list:  # type: ignore[type-arg]
-    from agent.journey.loader import LoadError, load_journeys
-
-    try:
-        return load_journeys(paths)
-    except LoadError as exc:
-        fail_input(str(exc))
+from agent.cli.check_command import check
+from agent.cli.inputs import fail_input, load_config_or_exit, load_or_exit, writable_or_exit
+from agent.cli.record_command import record
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,22 +18,27 @@ def main() -> None:
     """journeyprobe: scripted customer journeys as SLIs, SLOs and alerts."""
 
 
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-@click.option("--junit", type=click.Path(dir_okay=False, writable=True), help="Write JUnit XML to FILE.")
-@click.option("--var", "variables", multiple=True, metavar="K=V", help="Set a variable (repeatable).")
-@click.option("--location", default="", help="probe.location of the results.")
-@click.option("--otlp", metavar="ENDPOINT", help="Export the results over OTLP/HTTP to ENDPOINT.")
-def check(paths: tuple[str, ...], as_json: bool, junit: str | None, variables: tuple[str, ...],
-          location: str, otlp: str | None) -> None:
-    """Run each journey once now; exit 0 if all passed, 1 if any did not, 2 on bad input."""
-    from agent.cli.check import run_check
+main.add_command(check)
+main.add_command(record)
 
-    overrides = parse_vars(variables)
-    journeys = load_or_exit(paths)
-    sys.exit(run_check(journeys, overrides=overrides, as_json=as_json, junit=junit, location=location,
-                       otlp=otlp))
+
+@main.command()
+@click.argument("folder", default=".")
+@click.option("--url", help="The site the starter journeys probe (default: the demo shop, http://127.0.0.1:8000).")
+def init(folder: str, url: str | None) -> None:
+    """Start a project in FOLDER: an HTTP and a browser journey, agent.yaml and the schema for editors."""
+    from pathlib import Path
+
+    from agent.cli.init import InitError, next_steps, starter, write_starter
+
+    if url is not None and not url.startswith(("http://", "https://")):
+        fail_input(f"--url {url!r}: give an http:// or https:// address")
+    project = starter(Path(folder), url)
+    try:
+        write_starter(project)
+    except InitError as exc:
+        fail_input(str(exc))
+    click.echo(next_steps(project, url), nl=False)
 
 
 @main.command()
@@ -87,15 +63,6 @@ def schema() -> None:
     click.echo(json.dumps(journey_schema(), indent=2))
 
 
-def load_config_or_exit(path: str | None) -> AgentConfig:
-    from agent.config.loader import ConfigError, load_config
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        fail_input(str(exc))
-
-
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="agent.yaml")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -105,7 +72,7 @@ def run(config_path: str | None, log_format: str, log_level: str, paths: tuple[s
     """The daemon: run every journey on its interval until SIGTERM or SIGINT."""
     from agent.config.loader import ConfigError
     from agent.daemon.logs import setup_logging
-    from agent.daemon.main import run_forever, serve
+    from agent.daemon.main import PortInUseError, run_forever, serve
     from agent.journey.loader import LoadError
     from agent.store.sqlite import StoreError
 
@@ -113,7 +80,7 @@ def run(config_path: str | None, log_format: str, log_level: str, paths: tuple[s
     setup_logging(log_format, log_level)
     try:
         sys.exit(run_forever(serve(config, list(paths))))
-    except (LoadError, ConfigError, StoreError) as exc:
+    except (LoadError, ConfigError, StoreError, PortInUseError) as exc:
         fail_input(str(exc))
 
 
@@ -148,13 +115,14 @@ def rules(config_path: str | None, fmt: str, paths: tuple[str, ...]) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="agent.yaml")
 @click.option("--window", default="28d", show_default=True, help="The period covered, such as 7d or 28d.")
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), required=True, help="HTML or Markdown.")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), required=True, help="The file.")
+@click.option("--output", required=True, help="The file.")
 def report(config_path: str | None, window: str, fmt: str, output: str) -> None:
     """The status page's numbers as one file (HTML or Markdown), for a monthly review."""
     from agent.core.durations import parse_duration
     from agent.web.status_page.report import write_report
 
     config = load_config_or_exit(config_path)
+    writable_or_exit("--output", output)
     try:
         window_s = parse_duration(window)
     except ValueError as exc:
@@ -168,21 +136,26 @@ def report(config_path: str | None, window: str, fmt: str, output: str) -> None:
 
 
 @main.command()
-@click.option("--port", default=9464, show_default=True, help="Port of the agent's status page and API.")
-@click.option("--shop-port", default=8000, show_default=True, help="Port of the demo shop (0: any free one).")
+@click.option("--port", default=9464, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the agent's status page and API (0: any free one).")
+@click.option("--shop-port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the demo shop (0: any free one).")
 @click.option("--store", default="journeyprobe-demo.db", show_default=True, help="SQLite store of the demo.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def demo(port: int, shop_port: int, store: str, log_format: str) -> None:
     """A demo shop with switchable faults, probed by a daemon running the example journeys."""
     from agent.config.models import AgentConfig
     from agent.daemon.logs import setup_logging
+    from agent.daemon.main import PortInUseError, run_forever
     from agent.daemon.main import demo as run_demo
-    from agent.daemon.main import run_forever
 
     setup_logging(log_format)
     config = AgentConfig.model_validate({"location": "demo", "server": {"listen": f"127.0.0.1:{port}"},
                                          "storage": {"path": store}})
-    sys.exit(run_forever(run_demo(config, shop_port)))
+    try:
+        sys.exit(run_forever(run_demo(config, shop_port)))
+    except PortInUseError as exc:
+        fail_input(str(exc))
 
 
 if __name__ == "__main__":

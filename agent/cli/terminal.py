@@ -16,14 +16,15 @@ MARK = {Outcome.SUCCESS: "✔", Outcome.FAILURE: "✘", Outcome.TIMEOUT: "⏱", 
         Outcome.SKIPPED: "·"}
 
 
-def _ms(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
+    """`28ms` below 10 s, `12.3s` from there."""
     return "" if seconds is None else f"{seconds * 1000:.0f}ms" if seconds < 10 else f"{seconds:.1f}s"
 
 
 def run_table(run: RunResult) -> Group:
     style = STYLE[run.outcome]
     header = Text.assemble((f"{MARK[run.outcome]} {run.journey}", f"bold {style}"),
-                           (f"  {run.outcome.value}", style), f"  {_ms(run.duration_s)}",
+                           (f"  {run.outcome.value}", style), f"  {duration_text(run.duration_s)}",
                            ("  trace ", "dim"), (run.trace_id, "cyan"))
     if run.earlier_attempts:
         first = run.earlier_attempts[0]
@@ -38,10 +39,10 @@ def run_table(run: RunResult) -> Group:
         table.add_row(
             step.name, Text(step.outcome.value, STYLE[step.outcome]),
             "" if step.status is None else str(step.status),
-            "" if step.outcome is Outcome.SKIPPED else _ms(step.duration_s),
+            "" if step.outcome is Outcome.SKIPPED else duration_text(step.duration_s),
             *(("",) * 5 if phases is None else
-              (_ms(phases.dns_s), _ms(phases.connect_s), _ms(phases.tls_s), _ms(phases.ttfb_s),
-               _ms(phases.transfer_s))),
+              tuple(duration_text(s) for s in (phases.dns_s, phases.connect_s, phases.tls_s, phases.ttfb_s,
+                                               phases.transfer_s))),
         )
         if step.error:
             notes.append(Text.assemble(("  → ", STYLE[step.outcome]), (f"{step.name}: ", "bold"),

@@ -1,12 +1,10 @@
-"""The agent's own config (`agent.yaml`, interfaces.md): every key optional, env may override."""
+"""The agent's own config (`agent.yaml`, docs/interfaces.md): every key optional, env may override (config.env)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from agent.core.durations import parse_byte_size, parse_duration
@@ -140,6 +138,11 @@ class AgentConfig(_Strict):
     alerts: AlertingOptions = AlertingOptions()
     probe: ProbeConfig = ProbeConfig()
 
+    @field_validator("journeys", mode="before")
+    @classmethod
+    def _one_glob(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value  # `journeys: checks/*.yaml` is one glob
+
     @field_validator("shard")
     @classmethod
     def _shard(cls, value: str | None) -> str | None:
@@ -148,24 +151,6 @@ class AgentConfig(_Strict):
 
             parse_shard(value)
         return value
-
-
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """`JOURNEYPROBE_SERVER_TOKEN=x` -> {"server": {"token": "x"}}; values read as YAML scalars."""
-    sections = {name for name, field in AgentConfig.model_fields.items()
-                if isinstance(field.default, BaseModel)}
-    out: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        name = key[len(ENV_PREFIX):].lower()
-        value = yaml.safe_load(raw) if raw else raw
-        section = next((s for s in sections if name.startswith(s + "_")), None)
-        if section:
-            out.setdefault(section, {})[name[len(section) + 1:]] = value
-        elif name in AgentConfig.model_fields:
-            out[name] = value
-    return out
 
 
 def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,6 +162,3 @@ def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = value
     return out
 
-
-def environ_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return env_overrides(os.environ if environ is None else environ)

@@ -1,4 +1,4 @@
-"""Instrument and attribute names of journeyprobe's telemetry (interfaces.md: Telemetry), in one place."""
+"""Instrument and attribute names of journeyprobe's telemetry (docs/interfaces.md: Telemetry), in one place."""
 
 from __future__ import annotations
 

@@ -1,54 +1,104 @@
-"""Optional parts of the daemon (telemetry, exporters, SLO engine), installed at start."""
+"""The composition root: every part of the daemon built from the config, in one place and one order.
+
+The daemon's own loop (scheduling, reloads, the server) lives in `lifecycle`; what it hands
+each finished run to, and what it closes at stop, is decided here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
 
-if TYPE_CHECKING:
-    from agent.daemon.lifecycle import Daemon
+from agent.config.models import AgentConfig
+from agent.core.clock import Clock, system_clock
+from agent.daemon.slo_service import SloService
+from agent.journey.model import Journey
+from agent.probe.result import RunResult
+from agent.probe.runner import Runner
+from agent.store.sqlite import Store
+from exporters.alerting import AlertDispatcher
+from exporters.jsonl import JsonlSink
+from exporters.telemetry import Telemetry
 
-log = logging.getLogger("journeyprobe.extensions")
+log = logging.getLogger("journeyprobe.compose")
+
+ResultSink = Callable[[RunResult, Journey], None]
+Closer = Callable[[], Awaitable[object]]
 
 
-async def install(daemon: Daemon) -> None:
-    """Wire each available component into the daemon's sinks, state and closers."""
-    install_telemetry(daemon)
-    from agent.daemon.slo_service import install_slo
+@dataclass
+class Parts:
+    """What the daemon runs besides its own loop."""
 
-    await install_slo(daemon)
+    store: Store
+    telemetry: Telemetry
+    alerting: AlertDispatcher
+    slo: SloService
+    jsonl: JsonlSink | None = None
+    sinks: list[ResultSink] = field(default_factory=list)
+    """Every finished run goes to each, in order, after the store; none may block."""
+    closers: list[tuple[str, Closer]] = field(default_factory=list)
+    """Run in this order at stop: the SLO service first, the store last."""
+
+    def dropped(self) -> dict[str, int]:
+        """Results the sinks other than the store dropped because they were behind, by sink."""
+        return {"jsonl": self.jsonl.dropped} if self.jsonl is not None else {}
 
 
-def install_telemetry(daemon: Daemon) -> None:
-    """OpenTelemetry metrics and spans, /metrics, OTLP and the jsonl sink, from `daemon.config`.
+async def build_parts(config: AgentConfig, runner: Runner, journeys: Callable[[], Iterable[Journey] | None], *,
+                      clock: Clock = system_clock) -> Parts:
+    """Open the store, then telemetry, sinks, alert senders and the SLO service.
 
-    Afterwards `daemon.telemetry` is the `exporters.telemetry.Telemetry`: other components
-    (the SLO engine) add their gauges with `daemon.telemetry.register_slo_gauges(callback)`.
+    `journeys()` gives the journeys the agent runs now (None before the first load); the SLO
+    service reads it at each evaluation, so reloads need no hook. If a part fails to start,
+    the parts already started are closed before the error goes up.
     """
-    from exporters.telemetry import Telemetry
-
-    config = daemon.config
-    telemetry = Telemetry.from_config(config)
-    daemon.telemetry = telemetry
-    daemon.state.extras["telemetry"] = telemetry
-    daemon.runner.observer_factory = telemetry.observer
-    daemon.sinks.append(telemetry.record)
-    if telemetry.prometheus is not None:
-        daemon.state.metrics = telemetry.metrics
-    dropped: dict[str, Callable[[], int]] = {}
-    jsonl_config = config.exporters.jsonl
-    if jsonl_config is not None:
-        from exporters.jsonl import JsonlSink
-
-        sink = JsonlSink(jsonl_config.path, max_bytes=jsonl_config.max_bytes, backups=jsonl_config.backups)
-        daemon.sinks.append(sink)
-        daemon.closers.append(lambda: asyncio.to_thread(sink.close))
-        dropped["jsonl"] = lambda: sink.dropped
-    telemetry.watch(daemon, dropped)
-    # Closers run in reverse: the jsonl sink closes first, telemetry last (its final export).
-    daemon.closers.insert(0, telemetry.aclose)
+    storage = config.storage
+    store = await Store.open(storage.path, retention_s=storage.retention, run_retention_s=storage.run_retention,
+                             batch_size=storage.batch_size, flush_interval=storage.flush_interval, clock=clock)
+    started: list[tuple[str, Closer]] = [("store", store.close)]
+    try:
+        telemetry = Telemetry.from_config(config)
+        runner.observer_factory = telemetry.observer
+        started.insert(0, ("telemetry", telemetry.aclose))
+        jsonl = _jsonl_sink(config)
+        if jsonl is not None:
+            started.insert(0, ("jsonl", partial(asyncio.to_thread, jsonl.close)))
+        alerting = AlertDispatcher.from_config(config)
+        alerting.start()
+        started.insert(0, ("alerting", alerting.close))
+        slo = SloService(config, store, journeys, alerting.submit, clock=clock)
+        await slo.start()
+        started.insert(0, ("slo", slo.close))
+    except BaseException:
+        await close_all(started)
+        raise
+    telemetry.register_slo_gauges(slo.gauges)
+    sinks: list[ResultSink] = [telemetry.record, *([jsonl] if jsonl is not None else []), slo.observe]
+    # Stop order: no more evaluations, then the senders get a few seconds to deliver, the jsonl
+    # file closes, the browser goes, telemetry makes its final export, and the store flushes last.
+    closers = [*started[:-2], ("browser", runner.resources.close), *started[-2:]]
     log.info("telemetry: prometheus %s, otlp %s, jsonl %s", "on" if telemetry.prometheus else "off",
              telemetry.otlp.metrics_endpoint or "on (OTEL_* endpoint)" if telemetry.otlp else "off",
-             jsonl_config.path if jsonl_config else "off")
+             config.exporters.jsonl.path if config.exporters.jsonl else "off")
+    return Parts(store=store, telemetry=telemetry, alerting=alerting, slo=slo, jsonl=jsonl, sinks=sinks,
+                 closers=closers)
+
+
+def _jsonl_sink(config: AgentConfig) -> JsonlSink | None:
+    options = config.exporters.jsonl
+    if options is None:
+        return None
+    return JsonlSink(options.path, max_bytes=options.max_bytes, backups=options.backups)
+
+
+async def close_all(closers: Iterable[tuple[str, Closer]]) -> None:
+    """Run each closer in order; one that fails is logged and the others still run."""
+    for name, closer in closers:
+        try:
+            await closer()
+        except Exception:
+            log.exception("closing the %s failed", name)

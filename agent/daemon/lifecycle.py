@@ -10,52 +10,49 @@ import os
 import signal
 import stat
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.config.models import AgentConfig
 from agent.config.shard import owns, parse_shard
+from agent.core.clock import Clock, system_clock
+from agent.daemon.compose import Parts, build_parts, close_all
 from agent.daemon.logs import log_run
 from agent.daemon.scheduler import Scheduler
 from agent.journey.loader import LoadError, load_journeys
 from agent.journey.model import Journey
 from agent.probe.artifacts import Retention
-from agent.probe.context import DEFAULT_USER_AGENT, ProbeSettings
+from agent.probe.context import DEFAULT_USER_AGENT, ProbeResources, ProbeSettings
 from agent.probe.result import RunResult
 from agent.probe.runner import Runner
-from agent.store.sqlite import Store
+from agent.slo.indicator import verdicts
+from agent.web.server import start_server
 from agent.web.state import AgentState
-
-if TYPE_CHECKING:
-    from agent.daemon.slo_service import SloService
-    from exporters.telemetry import Telemetry
+from exporters.self_metrics import Health, Lateness
 
 log = logging.getLogger("journeyprobe.daemon")
-ResultSink = Callable[[RunResult, Journey], None]
 
 
 class Daemon:
-    """Owns the store, scheduler, runner, server and sinks of one agent process."""
+    """Runs journeys on schedule and serves what they found; its parts come from `compose.build_parts`."""
 
-    def __init__(self, config: AgentConfig, journey_paths: Sequence[str] | None = None) -> None:
+    def __init__(self, config: AgentConfig, journey_paths: Sequence[str] | None = None, *,
+                 clock: Clock = system_clock) -> None:
         self.config = config
+        self.clock = clock
         self.journey_paths = list(journey_paths or config.journeys)
-        self.state = AgentState(config=config)
+        self.state = AgentState(config=config, clock=clock)
         settings = ProbeSettings(location=config.location,
                                  user_agent=config.probe.user_agent or DEFAULT_USER_AGENT,
                                  tracestate=config.probe.tracestate, artifacts_dir=Path(config.artifacts))
+        retention = Retention(max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes)
         self.runner = Runner(settings)
-        self.runner.resources["browser_config"] = config.browser
-        self.runner.resources["artifacts_retention"] = Retention(
-            max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes)
-        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
-        self.sinks: list[ResultSink] = []
-        self.closers: list[Callable[[], Any]] = []
+        self.runner.resources = ProbeResources(browser=config.browser, artifacts_retention=retention)
+        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter,
+                                   clock=clock)
+        self.parts: Parts | None = None
         self.base_url = ""
-        self.telemetry: Telemetry | None = None  # set by agent.daemon.compose when exporters are on
-        self.slo: SloService | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._mtimes: dict[str, float] = {}
@@ -65,17 +62,15 @@ class Daemon:
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         journeys = await asyncio.to_thread(load_journeys, self.journey_paths)  # LoadError: bad at start
-        storage = self.config.storage
-        self.state.store = await Store.open(storage.path, retention_s=storage.retention,
-                                            run_retention_s=storage.run_retention, batch_size=storage.batch_size,
-                                            flush_interval=storage.flush_interval)
         _share_the_gil()
-        self.closers.append(self._close_browser)
-        await self._install_extensions()
+        self.parts = parts = await build_parts(self.config, self.runner, self._journeys_now, clock=self.clock)
+        self.state.store = parts.store
+        self.state.slo_status = parts.slo.status
+        if parts.telemetry.prometheus is not None:
+            self.state.metrics = parts.telemetry.metrics
+        parts.telemetry.watch(self.health, sinks=tuple(parts.dropped()))
         self._apply(journeys)
         self._mtimes = await asyncio.to_thread(self._scan)
-        from agent.web.server import start_server
-
         self._server, self.base_url = await start_server(self.state)
         await self.scheduler.start()
         self._tasks = [asyncio.create_task(self._watch(), name="journeyprobe-watch"),
@@ -84,17 +79,19 @@ class Daemon:
         log.info("journeyprobe serving on %s with %d journeys (location %s)", self.base_url,
                  len(self.state.journeys), self.config.location)
 
-    async def _close_browser(self) -> None:
-        if "browser_pool" in self.runner.resources:
-            from agent.probe.browser.pool import close_pool
+    def _journeys_now(self) -> list[Journey] | None:
+        return list(self.state.journeys.values()) if self.state.journeys_loaded else None
 
-            await close_pool(self.runner.resources)
-
-    async def _install_extensions(self) -> None:
-        """Telemetry, exporters and the SLO engine hook in here when they are available."""
-        from agent.daemon.compose import install
-
-        await install(self)
+    def health(self) -> Health:
+        """The agent's own health now, for the self-metrics (read from exporter threads: reads only)."""
+        store = self.state.store
+        return Health(runs_in_flight=self.scheduler.in_flight, runs_skipped=self.scheduler.skipped_total,
+                      lateness=Lateness.of(self.scheduler),
+                      store_flush_lag_s=store.last_flush_lag_s if store else None,
+                      store_pending=store.pending if store else None,
+                      store_dropped=store.dropped if store else None,
+                      last_reload_ok=self.state.last_reload_ok,
+                      sinks_dropped=self.parts.dropped() if self.parts else {})
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -123,15 +120,8 @@ class Daemon:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.cleanup()
-        for closer in reversed(self.closers):
-            try:
-                result = closer()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("closing a component failed")
-        if self.state.store is not None:
-            await self.state.store.close()
+        if self.parts is not None:
+            await close_all(self.parts.closers)
         log.info("journeyprobe stopped")
 
     # -- runs ----------------------------------------------------------------------------------
@@ -141,12 +131,11 @@ class Daemon:
 
     async def publish(self, result: RunResult, journey: Journey) -> None:
         """Hand a finished run to the store, the log and every sink; sinks never block."""
-        if self.state.store is not None:
-            from agent.slo.indicator import verdicts
-
-            await self.state.store.add(result, verdicts(journey, result))
+        if self.parts is None:
+            return
+        await self.parts.store.add(result, verdicts(journey, result))
         log_run(result)
-        for sink in self.sinks:
+        for sink in self.parts.sinks:
             try:
                 sink(result, journey)
             except Exception:
@@ -161,12 +150,12 @@ class Daemon:
         self.state.journeys = {j.name: j for j in journeys}
         self.state.journeys_loaded = True
         self.state.reload_errors = []
-        self.state.last_reload_ok = time.time()
+        self.state.last_reload_ok = self.clock()
         return changes
 
     async def reload(self) -> bool:
         """Load the journey files again; a broken set is rejected whole and the last good set runs on."""
-        self.state.last_reload_attempt = time.time()
+        self.state.last_reload_attempt = self.clock()
         try:
             journeys = await asyncio.to_thread(load_journeys, self.journey_paths)
         except LoadError as exc:

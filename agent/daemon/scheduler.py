@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+from agent.core.clock import Clock, system_clock
 from agent.journey.model import Journey
 
 log = logging.getLogger("journeyprobe.scheduler")
@@ -90,7 +91,7 @@ class Scheduler:
     """Runs journeys on their schedules through `execute(journey, scheduled_at)`."""
 
     def __init__(self, execute: Execute, *, concurrency: int = 100, jitter: float = 0.0,
-                 time_fn: Callable[[], float] = time.time) -> None:
+                 clock: Clock = system_clock) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         if not 0.0 <= jitter <= 0.5:
@@ -98,7 +99,7 @@ class Scheduler:
         self._execute = execute
         self.concurrency = concurrency
         self.jitter = jitter
-        self._time = time_fn
+        self._time = clock
         self._sem = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
         self._entries: dict[str, _Entry] = {}

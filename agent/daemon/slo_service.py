@@ -7,17 +7,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from agent.config.models import AgentConfig
+from agent.core.clock import Clock, system_clock
 from agent.journey.model import Journey
 from agent.probe.result import RunResult
 from agent.slo.alerts import AlertBook, AlertStore, Notification
 from agent.slo.engine import CountsStore, SloEngine, SloReport
 from agent.slo.status import GaugePoint, gauge_points, slo_list
-
-if TYPE_CHECKING:
-    from agent.daemon.lifecycle import Daemon
 
 log = logging.getLogger("journeyprobe.slo")
 
@@ -35,7 +33,7 @@ class SloService:
 
     def __init__(self, config: AgentConfig, store: SloStore, journeys: Callable[[], Iterable[Journey] | None],
                  notify: Callable[[Notification], None] | None = None, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Clock = system_clock) -> None:
         self.every = config.alerts.evaluate_every
         self.clock = clock
         self.engine = SloEngine(store, clock=clock)
@@ -108,33 +106,3 @@ class SloService:
                 self.errors += 1
                 log.exception("SLO evaluation failed")
             await asyncio.sleep(max(0.05, self.every - (time.monotonic() - started)))
-
-
-async def install_slo(daemon: Daemon) -> SloService:
-    """Start the SLO service and the alert senders inside a daemon (from `extensions.install`).
-
-    Needs the store open; reads journeys from `daemon.state` at each evaluation, so reloads
-    need no hook. Registers the result sink, `/api/v1/slos`, the SLO gauges and the closers.
-    """
-    from exporters.alerting import AlertDispatcher
-
-    state = daemon.state
-    if state.store is None:
-        raise RuntimeError("the SLO service needs the result store open")
-    dispatcher = AlertDispatcher.from_config(daemon.config)
-    dispatcher.start()
-    service = SloService(daemon.config, state.store,
-                         lambda: list(state.journeys.values()) if state.journeys_loaded else None,
-                         dispatcher.submit)
-    await service.start()
-    daemon.sinks.append(service.observe)
-    state.slo_status = service.status
-    state.extras["slo"] = service
-    state.extras["alerting"] = dispatcher
-    telemetry = getattr(daemon, "telemetry", None)
-    if telemetry is not None:
-        telemetry.register_slo_gauges(service.gauges)
-    # closers run in reverse: the service stops first, then the senders get a few seconds to deliver
-    daemon.closers.append(dispatcher.close)
-    daemon.closers.append(service.close)
-    return service

@@ -29,7 +29,7 @@ from agent.daemon.worker_link import Finished, WorkerStats, frame, read_frame, w
 from agent.journey.loader import LoadError, load_journeys
 from agent.journey.model import Journey
 from agent.probe.artifacts import Retention
-from agent.probe.context import DEFAULT_USER_AGENT, ProbeSettings
+from agent.probe.context import DEFAULT_USER_AGENT, ProbeResources, ProbeSettings
 from agent.probe.runner import Runner
 from exporters.otlp import ExportFailures, build_exporters, otlp_enabled, resolve
 from exporters.telemetry import Telemetry
@@ -71,9 +71,8 @@ class Worker:
         settings = ProbeSettings(location=config.location, user_agent=config.probe.user_agent or DEFAULT_USER_AGENT,
                                  tracestate=config.probe.tracestate, artifacts_dir=Path(config.artifacts))
         self.runner = Runner(settings)
-        self.runner.resources["browser_config"] = config.browser
-        self.runner.resources["artifacts_retention"] = Retention(
-            max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes)
+        self.runner.resources = ProbeResources(browser=config.browser, artifacts_retention=Retention(
+            max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes))
         self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
         self.telemetry = _telemetry(config)
         self.forwarder = RequestForwarder(self.telemetry)
@@ -129,10 +128,7 @@ class Worker:
         cancelled = await self.scheduler.drain(grace)
         if cancelled:
             log.warning("worker %d: cancelled %d runs still going after %.0fs", self.index, cancelled, grace)
-        if "browser_pool" in self.runner.resources:
-            from agent.probe.browser.pool import close_pool
-
-            await close_pool(self.runner.resources)
+        await self.runner.resources.close()
         self.send("stats", self.stats())
         with contextlib.suppress(ConnectionError):
             await self.writer.drain()

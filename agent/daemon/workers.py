@@ -153,7 +153,7 @@ class WorkerPool:
         if journey is None:
             self.unknown += 1
             return
-        telemetry = daemon.telemetry
+        telemetry = daemon.parts.telemetry if daemon.parts is not None else None
         if telemetry is not None:
             if finished.root_span_id is not None and telemetry.roots is not None:
                 telemetry.roots.add(SpanContext(int(result.trace_id, 16), finished.root_span_id, is_remote=False,

@@ -174,6 +174,32 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
+async def login_form(request: web.Request) -> web.Response:
+    return _html(pages.login_page())
+
+
+async def login_submit(request: web.Request) -> web.Response:
+    """The HTML sign-in: a session cookie and a redirect to /account (the `login` fault applies)."""
+    await _fault(request, "login")
+    shop = request.app[SHOP]
+    form = await request.post()
+    user, password = str(form.get("user", "")), str(form.get("password", ""))
+    if not (secrets.compare_digest(user.encode(), shop.user.encode())
+            and secrets.compare_digest(password.encode(), shop.password.encode())):
+        return _html(pages.login_page("Wrong user name or password."), 401)
+    response = web.HTTPSeeOther("/account")
+    response.set_cookie("session", shop.new_session(user), httponly=True, samesite="Lax", path="/")
+    raise response
+
+
+async def account(request: web.Request) -> web.Response:
+    try:
+        session = _session(request)
+    except web.HTTPUnauthorized:
+        raise web.HTTPSeeOther("/login") from None
+    return _html(pages.account_page(session.user, sum(session.cart.values())))
+
+
 async def get_cart(request: web.Request) -> web.Response:
     wrong = await _fault(request, "cart")
     session = _session(request)
@@ -288,6 +314,7 @@ def create_app(faults: Faults | None = None) -> web.Application:
                      password=os.environ.get("SHOP_PASSWORD") or DEFAULT_PASSWORD)
     app.add_routes([
         web.get("/", home), web.get("/api/health", health), web.post("/api/login", login),
+        web.get("/login", login_form), web.post("/login", login_submit), web.get("/account", account),
         web.get("/api/cart", get_cart), web.post("/api/cart/items", add_cart_item),
         web.post("/api/checkout", api_checkout), web.get("/api/orders/{order_id}", get_order),
         web.get("/checkout", checkout_page), web.post("/checkout/pay", checkout_pay),

@@ -26,6 +26,7 @@ def home_page(user: str, password: str | None) -> str:
 <p>A tiny shop for journeyprobe's example journeys to probe. Sign in as
 <code>{escape(user)}</code> with password {secret}.</p>
 <ul>
+  <li><a href="/login">Sign in</a> (a login form, for `journeyprobe record`)</li>
   <li><a href="/checkout">Checkout</a> (a plain HTML form)</li>
   <li><a href="/_faults/ui">Faults</a>: make the shop fail, slow down, hang or lie</li>
 </ul>
@@ -39,6 +40,21 @@ def home_page(user: str, password: str | None) -> str:
       <code>GET /api/orders/ORDER_ID</code></li>
   <li><code>GET|POST|DELETE /_faults</code></li>
 </ul>""")
+
+
+def login_page(error: str = "") -> str:
+    message = f'<p class="error" role="alert">{escape(error)}</p>\n' if error else ""
+    return _layout("Sign in", f"""{message}<form method="post" action="/login">
+  <p><label for="user">User name</label> <input id="user" name="user" autocomplete="username"></p>
+  <p><label for="password">Password</label>
+     <input id="password" name="password" type="password" autocomplete="current-password"></p>
+  <button type="submit">Sign in</button>
+</form>""")
+
+
+def account_page(user: str, items: int) -> str:
+    return _layout("Your account", f"""<p id="welcome">Signed in as {escape(user)}.</p>
+<p>Your cart holds {items} item{"" if items == 1 else "s"}. <a href="/checkout">Checkout</a></p>""")
 
 
 def checkout_page(error: str = "") -> str:

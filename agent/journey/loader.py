@@ -64,6 +64,15 @@ def load_journeys(paths: Sequence[str]) -> list[Journey]:
     return journeys
 
 
+def key_lines(path: str) -> dict[YamlPath, int]:
+    """The line of each key and list item of a journey file, by key path ({} if it does not read)."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return _parse(path, text)[1]
+
+
 def _expand(paths: Sequence[str]) -> tuple[list[Path], list[Problem]]:
     found: list[Path] = []
     problems: list[Problem] = []

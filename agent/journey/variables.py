@@ -106,6 +106,11 @@ class Variables:
         }
         self.secrets: set[str] = set()
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """Where `env.` and `secret.` read from."""
+        return self._environ
+
     def define(self, definitions: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> None:
         """Render the journey's variables in order; `overrides` (from --var) win and are not rendered."""
         overrides = overrides or {}

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
+from agent.config.models import BrowserConfig
 from agent.journey.model import Journey, Step
 from agent.journey.variables import Variables
-from agent.probe.result import StepResult
+from agent.probe.artifacts import Pruner, Retention
+from agent.probe.result import ErrorType, StepResult
 
 if TYPE_CHECKING:
     from agent.probe.http.timing import RequestTiming
@@ -24,7 +26,7 @@ DEFAULT_USER_AGENT = "journeyprobe/0.1 (synthetic; +https://journeyprobe.dev)"
 class StepError(Exception):
     """A step could not be carried out; `error_type` says why (see result.ErrorType)."""
 
-    def __init__(self, message: str, error_type: str, *, agent_side: bool = False) -> None:
+    def __init__(self, message: str, error_type: ErrorType, *, agent_side: bool = False) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.agent_side = agent_side
@@ -38,6 +40,27 @@ class ProbeSettings:
     user_agent: str = DEFAULT_USER_AGENT
     tracestate: str | None = "journeyprobe=synthetic"
     artifacts_dir: Path | None = None
+
+
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
+@dataclass
+class ProbeResources:
+    """What every run of one Runner shares; the browser pool and the pruner are made on first use."""
+
+    browser: BrowserConfig | None = None
+    artifacts_retention: Retention | None = None
+    browser_tracing: bool | None = None  # None: as `browser.tracing` says
+    browser_pool: Closeable | None = None  # an agent.probe.browser.pool.BrowserPool
+    artifacts_pruner: Pruner | None = None
+
+    async def close(self) -> None:
+        """Close the shared browser, if one was started (the daemon's and check's shutdown)."""
+        pool, self.browser_pool = self.browser_pool, None
+        if pool is not None:
+            await pool.close()
 
 
 class RequestObserver(Protocol):
@@ -58,23 +81,15 @@ class RunContext:
     deadline: float
     settings: ProbeSettings = field(default_factory=ProbeSettings)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("journeyprobe.run"))
-    resources: dict[str, Any] = field(default_factory=dict)  # shared by every run of one Runner
-    run_state: dict[str, Any] = field(default_factory=dict)  # this run's own (the browser page, say)
+    resources: ProbeResources = field(default_factory=ProbeResources)  # shared by every run of one Runner
+    browser_run: Closeable | None = None  # the run's agent.probe.browser.run.BrowserRun, once a step opened it
+    http: aiohttp.ClientSession | None = None  # the run's client session (agent.probe.http.session.run_session)
     step_span_id: str | None = None
     observer: RequestObserver | None = None
-    _session: aiohttp.ClientSession | None = None
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - asyncio.get_running_loop().time())
-
-    def http_session(self) -> aiohttp.ClientSession:
-        """The run's one client session (cookies carry from step to step, as in a browser)."""
-        if self._session is None:
-            from agent.probe.http.session import new_session
-
-            self._session = new_session(self.settings)
-        return self._session
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         self._closers.append(closer)
@@ -86,9 +101,9 @@ class RunContext:
             except Exception:
                 self.logger.debug("closing a run resource failed", exc_info=True)
         self._closers.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
 
 
 class StepExecutor(Protocol):

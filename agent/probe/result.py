@@ -1,10 +1,10 @@
-"""Frozen results of steps and runs, and their JSON form (interfaces.md: Result JSON)."""
+"""Frozen results of steps and runs, and their JSON form (docs/interfaces.md: Result JSON)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -19,8 +19,8 @@ class Outcome(str, Enum):
         return self.value
 
 
-class ErrorType:
-    """`error.type` values kept with a result (OpenTelemetry's attribute of that name)."""
+class ErrorType(StrEnum):
+    """`error.type` values kept with a result (OpenTelemetry's attribute of that name); stored as their text."""
 
     ASSERTION = "assertion"
     TIMEOUT = "timeout"
@@ -33,6 +33,7 @@ class ErrorType:
     TOO_MANY_REDIRECTS = "too_many_redirects"
     INVALID_RESPONSE = "invalid_response"
     TEMPLATE = "template"
+    MISSING_ENV = "missing_env"  # an env./secret. variable the journey reads is not set: the agent's setup
     EXTRACT = "extract"
     SCRIPT = "script"
     BROWSER = "browser"
@@ -64,7 +65,7 @@ class StepResult:
     kind: str = "http"
     status: int | None = None
     error: str | None = None
-    error_type: str | None = None
+    error_type: ErrorType | None = None
     phases: Phases | None = None
     expectations: tuple[str, ...] = ()
     actions: tuple[dict[str, Any], ...] = ()
@@ -101,7 +102,7 @@ class AttemptSummary:
 
     attempt: int
     outcome: Outcome
-    error_type: str | None
+    error_type: ErrorType | None
     error: str | None
     trace_id: str
 
@@ -118,7 +119,7 @@ class RunResult:
     duration_s: float
     trace_id: str
     location: str = ""
-    error_type: str | None = None
+    error_type: ErrorType | None = None
     attempt: int = 1
     steps: tuple[StepResult, ...] = ()
     earlier_attempts: tuple[AttemptSummary, ...] = ()
@@ -166,7 +167,7 @@ class RunResult:
             StepResult(
                 name=s["name"], outcome=Outcome(s["outcome"]), duration_s=s.get("duration_s", 0.0),
                 kind=s.get("kind", "http"), status=s.get("status"), error=s.get("error"),
-                error_type=s.get("error_type"),
+                error_type=_error_type(s.get("error_type")),
                 phases=Phases(**s["phases"]) if s.get("phases") else None,
                 actions=tuple(s.get("actions", ())), artifacts=tuple(s.get("artifacts", ())),
                 vitals=tuple(s.get("vitals", ())), agent_side=s.get("agent_side", False),
@@ -175,7 +176,7 @@ class RunResult:
         )
         earlier = tuple(
             AttemptSummary(attempt=a["attempt"], outcome=Outcome(a["outcome"]),
-                           error_type=a.get("error_type"), error=a.get("error"),
+                           error_type=_error_type(a.get("error_type")), error=a.get("error"),
                            trace_id=a.get("trace_id", ""))
             for a in data.get("earlier_attempts", ())
         )
@@ -183,7 +184,7 @@ class RunResult:
             journey=data["journey"], outcome=Outcome(data["outcome"]),
             started_at=parse_timestamp(data["started_at"]), duration_s=data["duration_s"],
             trace_id=data["trace_id"], location=data.get("location", ""),
-            error_type=data.get("error_type"), attempt=data.get("attempt", 1), steps=steps,
+            error_type=_error_type(data.get("error_type")), attempt=data.get("attempt", 1), steps=steps,
             earlier_attempts=earlier, agent_side=data.get("agent_side", False),
         )
 
@@ -197,3 +198,7 @@ def format_timestamp(moment: datetime) -> str:
 
 def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _error_type(value: str | None) -> ErrorType | None:
+    return None if value is None else ErrorType(value)

@@ -10,14 +10,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from agent.journey.env_refs import EnvReference, missing_environment
 from agent.journey.model import Journey, Step
 from agent.journey.variables import Redactor, TemplateRenderError, Variables
-from agent.probe.context import ProbeSettings, RequestObserver, RunContext, StepError
+from agent.probe.context import ProbeResources, ProbeSettings, RequestObserver, RunContext, StepError
 from agent.probe.executors import executor_for
 from agent.probe.result import AttemptSummary, ErrorType, Outcome, RunResult, StepResult
 from agent.probe.trace_context import new_trace_id
 
 log = logging.getLogger("journeyprobe.runner")
+NOT_RETRIED = (ErrorType.CANCELLED, ErrorType.MISSING_ENV)  # another attempt ends the same way
 
 
 class RunObserver(Protocol):
@@ -46,7 +48,7 @@ class Runner:
         self.environ = environ
         self.overrides = dict(overrides or {})
         self.observer_factory = observer_factory
-        self.resources: dict[str, object] = {}
+        self.resources = ProbeResources()
 
     async def run(self, journey: Journey) -> RunResult:
         """Run the journey, retrying a failed run as `retry` says; earlier attempts stay in the result."""
@@ -54,7 +56,7 @@ class Runner:
         attempt = 1
         while True:
             result = await self.run_once(journey, attempt)
-            last = attempt >= journey.retry.attempts or result.error_type == ErrorType.CANCELLED
+            last = attempt >= journey.retry.attempts or result.error_type in NOT_RETRIED
             if result.passed or last:
                 return replace(result, earlier_attempts=tuple(earlier)) if earlier else result
             earlier.append(AttemptSummary(attempt, result.outcome, result.error_type, result.error,
@@ -107,6 +109,11 @@ class Runner:
     async def _steps(self, journey: Journey, ctx: RunContext,
                      observer: RunObserver | None) -> tuple[list[StepResult], bool]:
         results: list[StepResult] = []
+        missing = missing_environment(journey, ctx.variables.environ, self.overrides)
+        if missing:
+            first = StepResult(journey.steps[0].name, Outcome.ERROR, kind=journey.steps[0].kind,
+                               error=missing_message(missing), error_type=ErrorType.MISSING_ENV, agent_side=True)
+            return [first, *_skipped(journey.steps[1:])], False
         try:
             ctx.variables.define(journey.variables, self.overrides)
         except TemplateRenderError as exc:
@@ -157,6 +164,12 @@ class Runner:
             return StepResult(step.name, Outcome.ERROR, time.perf_counter() - started, kind=step.kind,
                               error=f"internal error: {type(exc).__name__}: {exc}",
                               error_type=ErrorType.INTERNAL, agent_side=True)
+
+
+def missing_message(missing: list[EnvReference]) -> str:
+    names = ", ".join(r.name for r in missing)
+    return (f"not set in the agent's environment: {names} (read as {', '.join(map(str, missing))}); "
+            "the target was not contacted")
 
 
 def _skipped(steps: list[Step]) -> list[StepResult]:

@@ -26,6 +26,7 @@ from agent.journey.model import Step
 from agent.journey.variables import Variables
 from agent.probe.browser.run import BrowserRun, current_run, open_run
 from agent.probe.context import RunContext, StepError
+from agent.probe.http.session import run_session
 from agent.probe.result import ErrorType, Outcome, StepResult
 
 SETUP_MARGIN = 0.05
@@ -75,7 +76,7 @@ class ScriptContext:
     @property
     def http(self) -> aiohttp.ClientSession:
         """The run's aiohttp session: cookies are shared with the run's http steps."""
-        return self._ctx.http_session()
+        return run_session(self._ctx)
 
     def remaining(self) -> float:
         """Seconds left before the run's deadline."""
@@ -177,7 +178,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
                       vitals=tuple(redactor.deep(v) for v in run.vitals.take(vitals_from)) if run else ())
 
 
-def _classify(reference: str, exc: Exception) -> tuple[Outcome, str, str]:
+def _classify(reference: str, exc: Exception) -> tuple[Outcome, ErrorType, str]:
     text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
     described = f"{reference}: {type(exc).__name__}" + (f": {text}" if text else "")
     if _playwright_timeout(exc):

@@ -1,1 +1,1 @@
-"""Service level objectives: indicators, windows, error budgets, burn rates and alerts."""
+"""Pure SLO logic: verdicts, windows, budgets, burn rates, alert state, wording; `rules` writes Prometheus/OpenSLO."""

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent.core.clock import Clock, system_clock
 from agent.journey.model import Journey, Slo
 from agent.probe.result import RunResult
 from agent.slo.indicator import is_good
@@ -158,7 +159,7 @@ class SloTracker:
 class SloEngine:
     """Every SLO of the agent's journeys: history from the store, fresh runs by `observe`."""
 
-    def __init__(self, store: CountsStore, *, clock: Callable[[], float] = time.time,
+    def __init__(self, store: CountsStore, *, clock: Clock = system_clock,
                  commit_margin_s: float | None = None) -> None:
         self.store = store
         self.clock = clock
@@ -350,7 +351,7 @@ class SloEngine:
 async def load_reports(store: CountsStore, journeys: Sequence[Journey],
                        now: float | None = None) -> list[SloReport]:
     """One-shot: every SLO's report from the store alone (the `slo` command)."""
-    engine = SloEngine(store, clock=(lambda: now) if now is not None else time.time)
+    engine = SloEngine(store, clock=(lambda: now) if now is not None else system_clock)
     engine.set_journeys(journeys)
     await engine.sync()
     return engine.evaluate()

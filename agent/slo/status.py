@@ -18,7 +18,7 @@ def _round(value: float | None, digits: int = 6) -> float | None:
 
 
 def slo_entry(report: SloReport, alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One element of `/api/v1/slos` (interfaces.md), plus a few extras after `alerts`."""
+    """One element of `/api/v1/slos` (docs/interfaces.md), plus a few extras after `alerts`."""
     slo = report.slo
     return {
         "name": slo.name,

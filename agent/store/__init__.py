@@ -1,1 +1,1 @@
-"""agent.store.sqlite."""
+"""The embedded SQLite store: runs, per-minute SLO counts and alert state, written off the event loop."""

@@ -24,7 +24,7 @@ MIGRATIONS: list[str] = [
         location    TEXT    NOT NULL DEFAULT '',
         attempt     INTEGER NOT NULL DEFAULT 1,
         agent_side  INTEGER NOT NULL DEFAULT 0,
-        result_json TEXT    NOT NULL           -- the Result JSON of interfaces.md
+        result_json TEXT    NOT NULL           -- the Result JSON of docs/interfaces.md
     );
     CREATE INDEX runs_journey_started ON runs (journey, started_at DESC);
 

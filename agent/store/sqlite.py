@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from agent.core.clock import Clock, system_clock
 from agent.probe.result import RunResult
 from agent.store import schema as store_schema
 from agent.store.queries import ReportQueries
@@ -83,8 +84,9 @@ class Store(ReportQueries):
     """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`."""
 
     def __init__(self, path: str, *, retention_s: float, batch_size: int, flush_interval: float,
-                 max_queue: int, run_retention_s: float | None = None) -> None:
+                 max_queue: int, run_retention_s: float | None = None, clock: Clock = system_clock) -> None:
         self.path = path
+        self.clock = clock
         self.retention_s = retention_s
         # whole results may be kept for less time than the per-minute counts the SLOs read
         self.run_retention_s = min(retention_s, run_retention_s if run_retention_s is not None else retention_s)
@@ -114,10 +116,11 @@ class Store(ReportQueries):
     @classmethod
     async def open(cls, path: str | Path, *, retention_s: float = 35 * 86400, batch_size: int = 200,
                    flush_interval: float = 0.5, max_queue: int = 10_000,
-                   run_retention_s: float | None = None) -> Store:
+                   run_retention_s: float | None = None, clock: Clock = system_clock) -> Store:
         """Open (creating or migrating) the store at `path`; ":memory:" for a private one."""
         store = cls(str(path), retention_s=retention_s, batch_size=batch_size,
-                    flush_interval=flush_interval, max_queue=max_queue, run_retention_s=run_retention_s)
+                    flush_interval=flush_interval, max_queue=max_queue, run_retention_s=run_retention_s,
+                    clock=clock)
         try:
             await store._on_writer(store._open_writer)
             if store.path != ":memory:":
@@ -131,6 +134,17 @@ class Store(ReportQueries):
             raise
         store._writer = asyncio.create_task(store._write_loop(), name="journeyprobe store writer")
         return store
+
+    async def durability(self) -> tuple[str, int]:
+        """(journal_mode, synchronous) of the writer's connection: ("wal", 1) is WAL with synchronous=NORMAL."""
+        self._check_open()
+
+        def read() -> tuple[str, int]:
+            assert self._wconn is not None
+            mode = self._wconn.execute("PRAGMA journal_mode").fetchone()[0]
+            return str(mode), int(self._wconn.execute("PRAGMA synchronous").fetchone()[0])
+
+        return await self._on_writer(read)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -184,7 +198,7 @@ class Store(ReportQueries):
         return await self._prune(now)
 
     async def _prune(self, now: float | None = None) -> int:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         cutoff, run_cutoff = now - self.retention_s, now - self.run_retention_s
         if run_cutoff == float("-inf"):  # retention_s=inf: keep everything
             return 0

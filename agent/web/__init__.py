@@ -1,1 +1,1 @@
-"""agent.web."""
+"""The daemon's HTTP server: health, the JSON API, /metrics and the status page."""

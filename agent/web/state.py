@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.config.models import AgentConfig
+from agent.core.clock import Clock, system_clock
 from agent.journey.model import Journey
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class AgentState:
     last_reload_attempt: float | None = None
     slo_status: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None
     metrics: Callable[[], tuple[bytes, str]] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    clock: Clock = system_clock
 
     def not_ready_reasons(self) -> list[str]:
         reasons = []

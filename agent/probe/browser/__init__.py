@@ -1,1 +1,1 @@
-"""agent.probe.browser."""
+"""Browser steps: one shared Chromium, a fresh context per run, Playwright actions, web vitals, artifacts."""

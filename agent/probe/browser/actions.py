@@ -46,7 +46,7 @@ CLOSED_MARKERS = ("has been closed", "Target closed", "Browser closed", "browser
 class ActionFailed(Exception):
     """An action did not do what it should; carries the step outcome it leads to."""
 
-    def __init__(self, outcome: Outcome, error_type: str, message: str, *, agent_side: bool = False) -> None:
+    def __init__(self, outcome: Outcome, error_type: ErrorType, message: str, *, agent_side: bool = False) -> None:
         super().__init__(message)
         self.outcome = outcome
         self.error_type = error_type

@@ -1,7 +1,7 @@
 """One shared Chromium per agent: a fresh, isolated browser context per run, at most `max_contexts` at once.
 
-The pool lives in `Runner.resources["browser_pool"]` (see `pool_for`) and must be closed when the
-agent or `check` ends (`close_pool`). The browser is launched on first use, relaunched when it
+The pool lives in `Runner.resources.browser_pool` (see `pool_for`) and must be closed when the
+agent or `check` ends (`ProbeResources.close`). The browser is launched on first use, relaunched when it
 crashes or disconnects, and recycled after `recycle_after` contexts so that its temporary files
 (trace data of every context) and memory stay bounded.
 """
@@ -17,19 +17,16 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.config.models import BrowserConfig
-from agent.probe.context import StepError
+from agent.probe.context import ProbeResources, StepError
 from agent.probe.result import ErrorType
 
 log = logging.getLogger("journeyprobe.browser")
 
-POOL_KEY = "browser_pool"
-CONFIG_KEY = "browser_config"
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-quic")
@@ -73,9 +70,10 @@ class BrowserPool:
     """A shared browser, relaunched when needed, lending one context per run."""
 
     def __init__(self, config: BrowserConfig | None = None, *,
-                 recycle_after: int = DEFAULT_RECYCLE_AFTER) -> None:
+                 recycle_after: int = DEFAULT_RECYCLE_AFTER, extra_args: tuple[str, ...] = ()) -> None:
         self.config = config or BrowserConfig()
         self.recycle_after = recycle_after
+        self.extra_args = extra_args  # more Chromium flags (`record` opens a DevTools port with one)
         self._slots = asyncio.Semaphore(self.config.max_contexts)
         self._launch_lock = asyncio.Lock()
         self._playwright: Any = None
@@ -245,7 +243,7 @@ class BrowserPool:
         started = time.perf_counter()
         try:
             browser = await playwright.chromium.launch(
-                executable_path=executable, headless=self.config.headless, args=list(CHROMIUM_ARGS),
+                executable_path=executable, headless=self.config.headless, args=[*CHROMIUM_ARGS, *self.extra_args],
                 env=env, traces_dir=str(traces), timeout=within * 1000, handle_sigint=False,
                 handle_sigterm=False, handle_sighup=False)
         except Exception as exc:
@@ -329,19 +327,11 @@ def _first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
-def pool_for(resources: MutableMapping[str, Any]) -> BrowserPool:
-    """The pool shared by every run of one Runner; created on first use from `resources["browser_config"]`."""
-    pool = resources.get(POOL_KEY)
-    if pool is None:
-        config = resources.get(CONFIG_KEY)
-        config = config if isinstance(config, BrowserConfig) else None
-        pool = BrowserPool(config, recycle_after=int(getattr(config, "recycle_after", DEFAULT_RECYCLE_AFTER)))
-        resources[POOL_KEY] = pool
-    return pool  # type: ignore[no-any-return]
-
-
-async def close_pool(resources: MutableMapping[str, Any]) -> None:
-    """Close the shared browser of a Runner, if one was started (for the daemon's and check's shutdown)."""
-    pool = resources.pop(POOL_KEY, None)
-    if isinstance(pool, BrowserPool):
-        await pool.close()
+def pool_for(resources: ProbeResources) -> BrowserPool:
+    """The pool shared by every run of one Runner; created on first use from `resources.browser`."""
+    pool = resources.browser_pool
+    if not isinstance(pool, BrowserPool):
+        config = resources.browser
+        pool = BrowserPool(config, recycle_after=config.recycle_after if config else DEFAULT_RECYCLE_AFTER)
+        resources.browser_pool = pool
+    return pool

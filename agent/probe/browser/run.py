@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.probe.artifacts import Pruner, Retention, run_folder, slug
+from agent.probe.artifacts import Pruner, run_folder, slug
 from agent.probe.browser.pool import BrowserPool, Lease, pool_for
 from agent.probe.browser.vitals import INIT_SCRIPT, SNAPSHOT_SCRIPT, VitalsLog
 from agent.probe.context import RunContext, StepError
@@ -27,10 +27,6 @@ from agent.probe.trace_context import new_span_id
 
 log = logging.getLogger("journeyprobe.browser")
 
-RUN_KEY = "browser_run"
-TRACING_KEY = "browser_tracing"  # resources[TRACING_KEY] = False turns Playwright tracing off
-PRUNER_KEY = "artifacts_pruner"
-RETENTION_KEY = "artifacts_retention"
 MAX_EVENTS = 20
 EVENT_CHARS = 300
 DEFAULT_TIMEOUT_MS = 15_000
@@ -197,11 +193,10 @@ class BrowserRun:
         root = self.ctx.settings.artifacts_dir
         if root is None:
             return
-        pruner = self.ctx.resources.get(PRUNER_KEY)
-        if not isinstance(pruner, Pruner):
-            retention = self.ctx.resources.get(RETENTION_KEY)
-            pruner = Pruner(retention if isinstance(retention, Retention) else None)
-            self.ctx.resources[PRUNER_KEY] = pruner
+        resources = self.ctx.resources
+        pruner = resources.artifacts_pruner
+        if pruner is None:
+            pruner = resources.artifacts_pruner = Pruner(resources.artifacts_retention)
         base = Path(root)
         if pruner.due(base):
             task = asyncio.get_running_loop().run_in_executor(None, pruner.run, base)
@@ -235,7 +230,7 @@ def _log_prune_error(future: asyncio.Future[Any]) -> None:
 
 def current_run(ctx: RunContext) -> BrowserRun | None:
     """The run's browser, if a step opened it."""
-    run = ctx.run_state.get(RUN_KEY)
+    run = ctx.browser_run
     return run if isinstance(run, BrowserRun) else None
 
 
@@ -249,10 +244,12 @@ async def open_run(ctx: RunContext, within: float) -> BrowserRun:
     if run is None:
         pool = pool_for(ctx.resources)
         started = time.perf_counter()
-        tracing = ctx.resources.get(TRACING_KEY, getattr(pool.config, "tracing", True)) is not False
+        tracing = ctx.resources.browser_tracing
+        if tracing is None:
+            tracing = pool.config.tracing
         lease = await pool.lease(within, tracing=tracing, init_scripts=(INIT_SCRIPT,))
         run = BrowserRun(ctx, pool, lease)
-        ctx.run_state[RUN_KEY] = run
+        ctx.browser_run = run
         ctx.on_close(run.close)
         ctx.logger.debug("browser context ready in %.3fs (slot wait %.3fs, launch %.3fs)",
                          time.perf_counter() - started, lease.waited_s, lease.launch_s)

@@ -1,1 +1,1 @@
-"""agent.probe.http."""
+"""HTTP steps: the request, the run's aiohttp session, and timing taken at the socket."""

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import aiohttp
 
-from agent.probe.context import ProbeSettings
+from agent.probe.context import ProbeSettings, RunContext
 from agent.probe.http.timing import TimedConnector, make_ssl_context, make_trace_config
 
 _TRACE_CONFIG = make_trace_config()
@@ -31,3 +31,10 @@ def new_session(settings: ProbeSettings) -> aiohttp.ClientSession:
         timeout=aiohttp.ClientTimeout(total=None),  # deadlines come from the runner
         raise_for_status=False,
     )
+
+
+def run_session(ctx: RunContext) -> aiohttp.ClientSession:
+    """The run's one client session (cookies carry from step to step, as in a browser)."""
+    if ctx.http is None:
+        ctx.http = new_session(ctx.settings)
+    return ctx.http

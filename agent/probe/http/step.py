@@ -17,7 +17,7 @@ from agent.expect.expression import MISSING, ResponseView, parse, parse_subject
 from agent.journey.model import HttpRequest, RegexExtract, Step
 from agent.journey.variables import TemplateRenderError
 from agent.probe.context import RunContext, StepError
-from agent.probe.http.session import ssl_context
+from agent.probe.http.session import run_session, ssl_context
 from agent.probe.http.timing import RequestTiming, response_protocol
 from agent.probe.result import ErrorType, Outcome, StepResult
 from agent.probe.trace_context import new_span_id
@@ -33,7 +33,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
     status: int | None = None
     try:
         kwargs = _request_arguments(request, ctx)
-        session = ctx.http_session()
+        session = run_session(ctx)
         started = time.perf_counter()
         async with session.request(request.method, trace_request_ctx=timing, **kwargs) as response:
             status = response.status
@@ -70,7 +70,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
 
 
 def _failed(step: Step, started: float, timing: RequestTiming, status: int | None, outcome: Outcome,
-            message: str, error_type: str) -> StepResult:
+            message: str, error_type: ErrorType) -> StepResult:
     return StepResult(step.name, outcome, time.perf_counter() - started, kind="http", status=status,
                       error=message, error_type=error_type, phases=timing.phases())
 
@@ -173,7 +173,7 @@ def _extract(step: Step, view: ResponseView, ctx: RunContext) -> None:
             ctx.variables.set(name, value)
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
+def classify(exc: BaseException) -> tuple[ErrorType, str]:
     """The error type and a readable message of a failed request."""
     if isinstance(exc, aiohttp.TooManyRedirects):
         return ErrorType.TOO_MANY_REDIRECTS, f"too many redirects (last: {exc.request_info.real_url})"

@@ -23,7 +23,7 @@ import functools
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -59,7 +59,7 @@ class RequestTiming:
     _protocol: TimedResponseHandler | None = None
     _sock: Any = None  # the socket being connected (new connections only)
     _rtt: float | None = None  # its handshake's round trip, from the kernel
-    extras: dict[str, Any] = field(default_factory=dict)
+    observed: object = None  # the request observer's own record of this request (telemetry's span)
 
     def phases(self) -> Phases:
         return Phases(self.dns_s, self.connect_s, self.tls_s, self.ttfb_s, self.transfer_s)

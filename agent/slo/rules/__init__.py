@@ -1,1 +1,1 @@
-"""agent.slo.rules.prometheus."""
+"""`journeyprobe rules`: Prometheus recording and alerting rules, or OpenSLO documents, for every SLO."""

@@ -1,1 +1,1 @@
-"""The status page of the daemon (`GET /`) and the `report` command: SLOs a product owner reads."""
+"""The status page and the report: what a business reader sees of the journeys and their SLOs."""

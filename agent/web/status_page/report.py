@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from agent.config.models import AgentConfig
+from agent.core.clock import system_clock
 from agent.journey.model import Journey
 from agent.web.status_page import charts, render
 from agent.web.status_page.data import DAY, Overview, build_overview, minute_range, slo_entries_from_store
@@ -136,7 +136,7 @@ def write_report(config: AgentConfig, journeys: Sequence[Journey], window_s: flo
         raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
     if window_s < 3600:
         raise ValueError("the report window must be at least an hour, such as 7d or 28d")
-    moment = time.time() if now is None else now
+    moment = system_clock() if now is None else now
     report = asyncio.run(build_report(config, journeys, window_s, moment))
     Path(output).write_text(render_report(report, fmt), encoding="utf-8", newline="\n")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ COOKIE_MAX_AGE = 30 * 86400
 FALLBACK_TTL_S = 15.0
 _FALLBACK_KEY: web.AppKey[dict[str, Any]] = web.AppKey("status_page_slo_cache", dict)
 _INLINE = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webm": "video/webm"}
-clock = time.time  # the page's notion of now; tests pin it
 SECURITY_HEADERS = {
     "Content-Security-Policy": render.HEADER_CSP,
     "X-Content-Type-Options": "nosniff",
@@ -65,7 +63,7 @@ async def slo_entries(request: web.Request, now: float) -> list[dict[str, Any]]:
 
 async def overview(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    now = clock()
+    now = state.clock()
     entries = await slo_entries(request, now)
     model = await build_overview(state.store, state.journeys, entries, now, location=state.config.location)
     return page("overview.html", o=model, refresh=REFRESH_S, static=False, signed_in=_signed_in(state))
@@ -74,7 +72,7 @@ async def overview(request: web.Request) -> web.Response:
 async def journey(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     name = request.match_info["name"]
-    now = clock()
+    now = state.clock()
     known = state.journeys.get(name)
     if known is None and (state.store is None or not await state.store.runs(name, 1)):
         return page("not_found.html", status=404, message=f"No journey is named {name!r}.", refresh=0,
