@@ -124,6 +124,8 @@ class AgentConfig(_Strict):
     concurrency: int = Field(default=100, ge=1, le=10_000)
     jitter: float = Field(default=0.0, ge=0.0, le=0.5)
     shard: str | None = None
+    workers: int | Literal["auto"] = Field(
+        default=1, description="processes that run the journeys: 1 (the daemon itself), N, or auto (one per core)")
     grace: Duration = 10.0
     reload_poll: Duration = 2.0
     artifacts: str = "artifacts"

@@ -20,6 +20,7 @@ from agent.core.clock import Clock, system_clock
 from agent.daemon.compose import Parts, build_parts, close_all
 from agent.daemon.logs import log_run
 from agent.daemon.scheduler import Scheduler
+from agent.daemon.workers import WorkerPool, worker_count
 from agent.journey.loader import LoadError, load_journeys
 from agent.journey.model import Journey
 from agent.probe.artifacts import Retention
@@ -52,6 +53,8 @@ class Daemon:
         self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter,
                                    clock=clock)
         self.parts: Parts | None = None
+        self.workers: WorkerPool | None = None  # worker processes run the journeys (`workers:` > 1)
+        self._worker_count = worker_count(config.workers)
         self.base_url = ""
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -73,6 +76,9 @@ class Daemon:
         self._mtimes = await asyncio.to_thread(self._scan)
         self._server, self.base_url = await start_server(self.state)
         await self.scheduler.start()
+        if self._worker_count > 1:
+            self.workers = WorkerPool(self, self._worker_count)
+            await self.workers.start()
         self._tasks = [asyncio.create_task(self._watch(), name="journeyprobe-watch"),
                        asyncio.create_task(self._reloader(), name="journeyprobe-reload")]
         _freeze_heap()
@@ -85,8 +91,9 @@ class Daemon:
     def health(self) -> Health:
         """The agent's own health now, for the self-metrics (read from exporter threads: reads only)."""
         store = self.state.store
-        return Health(runs_in_flight=self.scheduler.in_flight, runs_skipped=self.scheduler.skipped_total,
-                      lateness=Lateness.of(self.scheduler),
+        schedule = self.workers or self.scheduler
+        return Health(runs_in_flight=schedule.in_flight, runs_skipped=schedule.skipped_total,
+                      lateness=Lateness.of(schedule),
                       store_flush_lag_s=store.last_flush_lag_s if store else None,
                       store_pending=store.pending if store else None,
                       store_dropped=store.dropped if store else None,
@@ -115,6 +122,8 @@ class Daemon:
         cancelled = await self.scheduler.drain(self.config.grace)
         if cancelled:
             log.warning("cancelled %d runs still going after the %.0fs grace period", cancelled, self.config.grace)
+        if self.workers is not None:
+            await self.workers.stop(self.config.grace)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -146,7 +155,7 @@ class Daemon:
         if self.config.shard:
             index, count = parse_shard(self.config.shard)
             journeys = [j for j in journeys if owns(j.name, index, count)]
-        changes = self.scheduler.update(journeys)
+        changes = self.scheduler.update(journeys if self._worker_count <= 1 else [])  # else the workers do
         self.state.journeys = {j.name: j for j in journeys}
         self.state.journeys_loaded = True
         self.state.reload_errors = []
@@ -164,6 +173,8 @@ class Daemon:
                       len(self.state.journeys), exc)
             return False
         changes = self._apply(journeys)
+        if self.workers is not None:
+            self.workers.reload()
         _freeze_heap()
         log.info("reloaded journeys: %s", ", ".join(f"{k} {v}" for k, v in changes.items() if v) or "no changes")
         return True
