@@ -96,7 +96,8 @@ async def bare_loop(url: str, rate: float, max_seconds: float, status: Path) -> 
 
 
 # -- the contenders ----------------------------------------------------------------------------------
-def write_daemon(folder: Path, journeys: int, interval: float, url: str, slo: bool, detail: str) -> Path:
+def write_daemon(folder: Path, journeys: int, interval: float, url: str, slo: bool, detail: str,
+                 workers: str) -> Path:
     (folder / "journeys").mkdir(parents=True)
     for i in range(journeys):
         data = journey_dict(f"bench-{i:05d}", url, interval=interval, slo=slo)
@@ -104,7 +105,8 @@ def write_daemon(folder: Path, journeys: int, interval: float, url: str, slo: bo
     port = free_port()
     config = {"location": "bench", "journeys": [str(folder / "journeys" / "*.yaml")],
               "server": {"listen": f"127.0.0.1:{port}"}, "storage": {"path": str(folder / "store.db")},
-              "artifacts": str(folder / "artifacts"), "telemetry": {"detail": detail}}
+              "artifacts": str(folder / "artifacts"), "telemetry": {"detail": detail},
+              "workers": workers if workers == "auto" else int(workers)}
     (folder / "agent.yaml").write_text(yaml.safe_dump(config))
     return folder / "agent.yaml"
 
@@ -126,6 +128,18 @@ def daemon_process(config: Path, env: dict[str, str],
         log.close()
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU of a process and its children still running (the daemon and its workers)."""
+    total = proc_cpu_s(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in (children.read_text().split() if children.exists() else []):
+        try:
+            total += tree_cpu_s(int(child))
+        except OSError:
+            pass  # ended meanwhile
+    return total
+
+
 def python_pid(proc: subprocess.Popen[bytes]) -> int:
     """The daemon under `timeout`: the child whose CPU is the agent's."""
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
@@ -143,19 +157,16 @@ def prometheus_process(folder: Path, daemon: str, blackbox: str, targets: list[s
     if not os.access(PROMETHEUS, os.X_OK):
         yield None
         return
-    config = {
-        "global": {"scrape_interval": f"{scrape_every:g}s", "scrape_timeout": "10s"},
-        "scrape_configs": [
-            {"job_name": "journeyprobe", "scrape_interval": f"{scrape_every:g}s",
-             "static_configs": [{"targets": [daemon]}]},
-            {"job_name": "blackbox", "metrics_path": "/probe", "params": {"module": ["http_2xx"]},
-             "scrape_interval": f"{interval:g}s", "scrape_timeout": f"{min(interval, 10):g}s",
-             "static_configs": [{"targets": targets}],
-             "relabel_configs": [{"source_labels": ["__address__"], "target_label": "__param_target"},
-                                 {"source_labels": ["__param_target"], "target_label": "instance"},
-                                 {"target_label": "__address__", "replacement": blackbox}]},
-        ],
-    }
+    jobs: list[dict[str, Any]] = [{"job_name": "journeyprobe", "scrape_interval": f"{scrape_every:g}s",
+                                   "static_configs": [{"targets": [daemon]}]}]
+    if targets:
+        jobs.append({"job_name": "blackbox", "metrics_path": "/probe", "params": {"module": ["http_2xx"]},
+                     "scrape_interval": f"{interval:g}s", "scrape_timeout": f"{min(interval, 10):g}s",
+                     "static_configs": [{"targets": targets}],
+                     "relabel_configs": [{"source_labels": ["__address__"], "target_label": "__param_target"},
+                                         {"source_labels": ["__param_target"], "target_label": "instance"},
+                                         {"target_label": "__address__", "replacement": blackbox}]})
+    config = {"global": {"scrape_interval": f"{scrape_every:g}s", "scrape_timeout": "10s"}, "scrape_configs": jobs}
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     proc = subprocess.Popen([PROMETHEUS, f"--config.file={folder / 'prometheus.yml'}",
@@ -263,16 +274,19 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     with ExitStack() as stack:
         _, base = stack.enter_context(target_process(max_seconds=horizon + 60))
         url = f"{base}/ok"
-        config = write_daemon(folder, args.journeys, args.interval, url, not args.no_slo, args.detail)
+        config = write_daemon(folder, args.journeys, args.interval, url, not args.no_slo, args.detail, args.workers)
         daemon, daemon_url = stack.enter_context(daemon_process(config, env, horizon))
         daemon_pid = python_pid(daemon)
-        blackbox = stack.enter_context(blackbox_process())
+        blackbox = stack.enter_context(blackbox_process()) if not args.daemon_only else None
         blackbox_url = blackbox[1] if blackbox else None
         status = folder / "bare.status"
-        bare = subprocess.Popen([PY, __file__, "--bare-worker", url, "--rate", str(rate),
-                                 "--max-seconds", str(horizon), "--status", str(status)])
-        stack.callback(stop_process, bare)
-        targets = [f"{base}/ok?probe={i}" for i in range(args.journeys)]
+        status.write_text("0\n")
+        bare = None
+        if not args.daemon_only:
+            bare = subprocess.Popen([PY, __file__, "--bare-worker", url, "--rate", str(rate),
+                                     "--max-seconds", str(horizon), "--status", str(status)])
+            stack.callback(stop_process, bare)
+        targets = [f"{base}/ok?probe={i}" for i in range(args.journeys)] if blackbox else []
         prometheus = stack.enter_context(prometheus_process(
             folder, daemon_url.removeprefix("http://"), (blackbox_url or "127.0.0.1:9").removeprefix("http://"),
             targets, args.interval, args.scrape_every)) if not args.no_prometheus else None
@@ -287,16 +301,18 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
         def snapshot() -> dict[str, Any]:
             page = scrape(daemon_url + "/metrics")
-            return {"at": time.time(), "daemon_cpu": proc_cpu_s(daemon_pid),
+            return {"at": time.time(), "daemon_cpu": tree_cpu_s(daemon_pid),
                     "blackbox_cpu": proc_cpu_s(blackbox[0].pid) if blackbox else None,
-                    "bare_cpu": proc_cpu_s(bare.pid), "bare_done": int(status.read_text() or 0),
+                    "bare_cpu": proc_cpu_s(bare.pid) if bare else None, "bare_done": int(status.read_text() or 0),
                     "loadavg": os.getloadavg()[0], **daemon_figures(page)}
 
         first = snapshot()
         time.sleep(args.seconds)
         last = snapshot()
         window = last["at"] - first["at"]
-        if prometheus is not None:
+        if blackbox is None:
+            probes = 0.0
+        elif prometheus is not None:
             time.sleep(2.0)  # let the last scrapes of the window land
             probes = blackbox_probes(prometheus, window, last["at"])
         else:
@@ -305,7 +321,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
               "aiohttp (bare)": last["bare_done"] - first["bare_done"]}
     cpu = {"journeyprobe": last["daemon_cpu"] - first["daemon_cpu"],
            "blackbox_exporter": (last["blackbox_cpu"] - first["blackbox_cpu"]) if blackbox else None,
-           "aiohttp (bare)": last["bare_cpu"] - first["bare_cpu"]}
+           "aiohttp (bare)": (last["bare_cpu"] - first["bare_cpu"]) if bare else None}
     per_check = {k: round(cpu[k] / checks[k] * 1e3, 3) if cpu[k] is not None and checks[k] else None for k in cpu}
     return {
         "window_s": round(window, 1),
@@ -320,7 +336,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             "skipped_in_window": last["skipped"] - first["skipped"],
             "lateness_p50": lateness_quantile(first["lateness_buckets"], last["lateness_buckets"], 0.5),
             "lateness_p99": lateness_quantile(first["lateness_buckets"], last["lateness_buckets"], 0.99),
-            "metrics_page_bytes": last["page_bytes"], "series_per_journey": last["journey_series"],
+            "workers": args.workers, "metrics_page_bytes": last["page_bytes"],
+            "series_per_journey": last["journey_series"],
             "bytes_per_journey": last["journey_bytes"], "env": env, "detail": args.detail,
             "slo_per_journey": not args.no_slo,
         },
@@ -359,6 +376,8 @@ def main() -> None:
     parser.add_argument("--detail", default="basic", choices=["basic", "steps", "requests"])
     parser.add_argument("--daemon-env", action="append", default=[], metavar="K=V",
                         help="environment of the daemon (repeatable), e.g. JOURNEYPROBE_WORKERS=2")
+    parser.add_argument("--workers", default="1", help="the daemon's `workers:` (1, N or auto)")
+    parser.add_argument("--daemon-only", action="store_true", help="no blackbox_exporter and no bare loop")
     parser.add_argument("--no-prometheus", action="store_true", help="drive blackbox and scrape from here")
     parser.add_argument("--out")
     # the bench's own children

@@ -2,8 +2,8 @@
 
     python -m agent.daemon.worker      (started by agent.daemon.workers, never by hand)
 
-It reads its spec from stdin (worker_link.py's frames), loads the journey files itself, keeps
-the journeys whose worker it is, and runs them on their schedule with its own Runner and
+It reads its spec from stdin (worker_link.py's frames) with the journeys the daemon loaded,
+keeps those whose worker it is, and runs them on their schedule with its own Runner and
 Scheduler: timing, traceparent and spans (exported over OTLP when configured) happen here.
 Each finished run goes back to the daemon on stdout, which stores it, counts it for the SLOs
 and puts it on /metrics. When stdin ends (the daemon is gone) the worker stops.
@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.config.models import AgentConfig
-from agent.config.shard import owns, parse_shard
 from agent.daemon.logs import setup_logging, stop_logging
 from agent.daemon.scheduler import Scheduler
 from agent.daemon.worker_link import Finished, WorkerStats, frame, read_frame, worker_of
-from agent.journey.loader import LoadError, load_journeys
 from agent.journey.model import Journey
 from agent.probe.artifacts import Retention
 from agent.probe.context import DEFAULT_USER_AGENT, ProbeResources, ProbeSettings
@@ -64,7 +62,6 @@ class Worker:
 
     def __init__(self, spec: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         self.config = config = AgentConfig.model_validate(spec["config"])
-        self.paths: list[str] = list(spec["paths"])
         self.index, self.count = int(spec["index"]), int(spec["count"])
         self.writer = writer
         self.dropped = 0
@@ -81,19 +78,12 @@ class Worker:
         self.runner.observer_factory = self.telemetry.observer
 
     def mine(self, journeys: list[Journey]) -> list[Journey]:
-        if self.config.shard:
-            index, count = parse_shard(self.config.shard)
-            journeys = [j for j in journeys if owns(j.name, index, count)]
+        """Of the daemon's journeys (its shard's, when it has one), this worker's."""
         return [j for j in journeys if worker_of(j.name, self.count) == self.index]
 
-    async def load(self) -> bool:
-        try:
-            journeys = await asyncio.to_thread(load_journeys, self.paths)
-        except LoadError as exc:
-            log.error("worker %d: the journey files do not load; the last good set runs on:\n%s", self.index, exc)
-            return False
+    def update(self, journeys: list[Journey]) -> None:
+        """Run these (of the daemon's journeys, the ones this worker owns)."""
         self.scheduler.update(self.mine(journeys))
-        return True
 
     async def _execute(self, journey: Journey, scheduled_at: float) -> None:
         result = await self.runner.run(journey)
@@ -162,7 +152,7 @@ async def main() -> None:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the daemon stops us
-    await worker.load()
+    worker.update(spec["journeys"])
     await worker.scheduler.start()
     tasks = [asyncio.create_task(worker.report(), name="worker-stats")]
     grace = worker.config.grace
@@ -176,8 +166,8 @@ async def main() -> None:
                 grace = min(grace, 2.0)
                 break
             kind, payload = message
-            if kind == "reload":
-                await worker.load()
+            if kind == "journeys":
+                worker.update(payload)
             elif kind == "stop":
                 grace = float(payload)
                 break

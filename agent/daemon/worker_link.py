@@ -4,8 +4,8 @@ Frames on the worker's stdin (commands) and stdout (results, stats): a 4-byte bi
 length, then a pickle. Both ends are this package in processes the daemon started itself;
 nothing else writes to those pipes.
 
-    daemon -> worker   ("spec", dict)          first frame: agent.yaml, journey paths, worker index
-                       ("reload", None)        load the journey files again
+    daemon -> worker   ("spec", dict)          first frame: agent.yaml, the journeys, worker index
+                       ("journeys", list)      the journeys after a reload
                        ("stop", grace_s)       finish the runs under way, then exit
     worker -> daemon   ("result", Finished)    one finished run
                        ("stats", dict)         the worker's schedule keeping, every second

@@ -95,7 +95,7 @@ class WorkerPool:
         root = logging.getLogger()
         json_logs = any(isinstance(h.formatter, JsonFormatter) for h in root.handlers)
         return {"config": self.daemon.config.model_dump(mode="json", by_alias=True),
-                "paths": self.daemon.journey_paths, "index": index, "count": self.count,
+                "journeys": list(self.daemon.state.journeys.values()), "index": index, "count": self.count,
                 "log_format": "json" if json_logs else "text", "log_level": logging.getLevelName(root.level)}
 
     async def _spawn(self, index: int) -> None:
@@ -163,10 +163,11 @@ class WorkerPool:
         await daemon.publish(result, journey)
 
     def reload(self) -> None:
-        """Have every worker load the journey files again (after the daemon loaded them cleanly)."""
+        """Hand every worker the journeys the daemon has just loaded (each keeps its own)."""
+        message = frame("journeys", list(self.daemon.state.journeys.values()))
         for process in self._processes:
             if process is not None and process.stdin is not None and not process.stdin.is_closing():
-                process.stdin.write(frame("reload", None))
+                process.stdin.write(message)
 
     async def stop(self, grace: float) -> None:
         """Workers finish their runs within `grace` (their results still come in), then exit."""
