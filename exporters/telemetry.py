@@ -33,6 +33,7 @@ from agent import __version__
 from agent.core import metric_names as n
 from agent.probe.result import RunResult
 from agent.probe.trace_context import SYNTHETIC_TRACESTATE
+from exporters.ids_only import IdsOnly
 from exporters.journey_series import JourneySeries, at_least, detail_of
 from exporters.otel_metrics import EXPLICIT, OtelMetrics
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
@@ -88,6 +89,7 @@ class Telemetry:
         # Exemplars (trace ids on histogram points) reach OTLP only: the root contexts are kept for them.
         self.roots = RootContexts() if self.otel is not None else None
         exporting = bool(span_exporters) or span_exporter is not None
+        self._spans = exporting or self.roots is not None  # else the run observer records no span at all
         tracer: Any = (self.tracer_provider.get_tracer(n.METER_NAME, __version__) if exporting
                        else IdOnlyTracer())
         self.hooks = SpanHooks(tracer, self, location, tracestate, self.roots)
@@ -102,9 +104,13 @@ class Telemetry:
                    prometheus=exporters.prometheus, otlp=otlp, detail=config.telemetry.detail)
 
     # -- the runner's and the daemon's hooks --------------------------------------------------------
-    def observer(self) -> RunSpans:
-        """A fresh observer for one run: pass `telemetry.observer` as the Runner's `observer_factory`."""
-        return RunSpans(self.hooks)
+    def observer(self) -> RunSpans | IdsOnly:
+        """A fresh observer for one run: pass `telemetry.observer` as the Runner's `observer_factory`.
+
+        Spans when a span exporter takes them (or OTLP metrics want exemplars); else ids and headers only."""
+        if self._spans or self.hooks.roots is not None:
+            return RunSpans(self.hooks)
+        return IdsOnly(self.hooks)
 
     def record(self, result: RunResult, journey: Journey | None = None) -> None:
         """Record one finished run: runs counter, durations, last-run gauge (the daemon's sink)."""

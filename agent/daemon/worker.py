@@ -73,7 +73,8 @@ class Worker:
         self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
         self.telemetry = _telemetry(config)
         self.forwarder = RequestForwarder(self.telemetry)
-        self.roots = RootContexts()
+        # the root spans' ids go back with the results only when OTLP metrics want exemplars
+        self.roots = RootContexts() if otlp_enabled(config.exporters.otlp) else None
         self.telemetry.hooks = replace(self.telemetry.hooks, requests=self.forwarder, roots=self.roots)
         self.runner.observer_factory = self.telemetry.observer
 
@@ -88,7 +89,7 @@ class Worker:
     async def _execute(self, journey: Journey, scheduled_at: float) -> None:
         result = await self.runner.run(journey)
         requests = tuple(self.forwarder.pending.pop(journey.name, ()))
-        root = self.roots.pop(result.trace_id)
+        root = self.roots.pop(result.trace_id) if self.roots is not None else None
         self.send("result", Finished(result, requests, root.span_id if root is not None else None))
 
     def send(self, kind: str, payload: Any) -> None:
