@@ -14,13 +14,16 @@ nothing else writes to those pipes.
 from __future__ import annotations
 
 import asyncio
+import copyreg
+import dataclasses
 import hashlib
 import pickle
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.probe.result import RunResult
+from agent.probe.result import AttemptSummary, Phases, RunResult, StepResult
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
@@ -47,6 +50,17 @@ class WorkerStats:
     skipped_total: int = 0
     lateness_sum: float = 0.0
     lateness_buckets: list[int] = field(default_factory=list)
+
+
+def _as_arguments(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    return lambda item: (cls, tuple(getattr(item, name) for name in names))
+
+
+for _result_class in (Phases, StepResult, RunResult, AttemptSummary):
+    # results travel as their fields in order, rebuilt by the constructor: cheaper both ways than
+    # the generic state of a frozen dataclass with slots (a result crosses the pipe every run)
+    copyreg.pickle(_result_class, _as_arguments(_result_class))
 
 
 def frame(kind: str, payload: Any) -> bytes:
