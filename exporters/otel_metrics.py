@@ -35,16 +35,25 @@ HISTOGRAMS = (EXPONENTIAL, EXPLICIT)
 _HISTOGRAMS = (n.JOURNEY_DURATION, n.JOURNEY_STEP_DURATION, n.HTTP_CLIENT_DURATION, n.BROWSER_VITAL)
 
 
-def histogram_views(histograms: str) -> list[View]:
-    """Views giving the journey histograms their aggregation: exponential, or explicit bounds."""
+CARDINALITY_LIMIT = 1_000_000
+"""Series per instrument before the SDK folds the rest into one `otel.metric.overflow` series: its
+default (2,000) would hide most journeys of a fleet of thousands. Journeys bound the series."""
+
+
+def journey_views(histograms: str) -> list[View]:
+    """Views of the journey instruments: no cardinality cap below a fleet's journeys, and the
+    histograms' aggregation (exponential, or explicit bounds)."""
     def aggregation(bounds: Sequence[float]) -> Aggregation:
         if histograms == EXPONENTIAL:
             return ExponentialBucketHistogramAggregation(max_size=160)
         return ExplicitBucketHistogramAggregation(bounds)
-    return [*(View(instrument_type=Histogram, instrument_name=name, aggregation=aggregation(n.DURATION_BUCKETS))
-              for name in _HISTOGRAMS),
+    limit = CARDINALITY_LIMIT
+    return [*(View(instrument_type=Histogram, instrument_name=name, aggregation=aggregation(n.DURATION_BUCKETS),
+                   aggregation_cardinality_limit=limit) for name in _HISTOGRAMS),
             View(instrument_type=Histogram, instrument_name=n.BROWSER_LAYOUT_SHIFT,
-                 aggregation=aggregation(n.LAYOUT_SHIFT_BUCKETS))]
+                 aggregation=aggregation(n.LAYOUT_SHIFT_BUCKETS), aggregation_cardinality_limit=limit),
+            *(View(instrument_name=name, aggregation_cardinality_limit=limit)
+              for name in (n.JOURNEY_RUNS, n.JOURNEY_SUCCESS))]
 
 
 class OtelMetrics:
@@ -55,7 +64,7 @@ class OtelMetrics:
         self.provider = MeterProvider(
             resource=resource, metric_readers=list(readers), shutdown_on_exit=False,
             exemplar_filter=TraceBasedExemplarFilter() if exemplars else AlwaysOffExemplarFilter(),
-            views=histogram_views(histograms))
+            views=journey_views(histograms))
         meter = self.meter = self.provider.get_meter(n.METER_NAME, __version__)
         self.runs = meter.create_counter(n.JOURNEY_RUNS, unit="{run}", description="Finished journey runs by outcome.")
         self.duration = meter.create_histogram(n.JOURNEY_DURATION, unit="s", description="Duration of journey runs.")

@@ -244,3 +244,19 @@ async def test_otlp_gets_exponential_histograms_and_the_same_detail(target: tupl
     assert point.count == 1 and point.exemplars  # one point, the run's trace id with it
     assert receiver.latest(n.JOURNEY_STEP_DURATION) is not None
     assert receiver.latest(n.HTTP_CLIENT_DURATION) is None  # `requests` detail only
+
+
+async def test_otlp_keeps_every_journey_of_a_fleet() -> None:
+    """The SDK folds series past 2,000 per instrument into one overflow series unless told otherwise."""
+    async with otlp_receiver() as receiver:
+        telemetry = Telemetry(location="lab", prometheus=False,
+                              otlp=resolve(OtlpConfig(endpoint=receiver.url, interval=60, timeout=5), {}))
+        try:
+            for i in range(2100):
+                telemetry.record(result(f"j{i:04d}", 0.1))
+        finally:
+            await telemetry.aclose(10)
+    points = receiver.points(n.JOURNEY_RUNS)
+    assert len(points) == 2100
+    assert not any("otel.metric.overflow" in str(p) for p in points)
+    assert len(receiver.points(n.JOURNEY_DURATION)) == 2100
