@@ -19,6 +19,7 @@ from agent.config.shard import owns, parse_shard
 from agent.core.clock import Clock, system_clock
 from agent.daemon.compose import Parts, build_parts, close_all
 from agent.daemon.logs import log_run
+from agent.daemon.process_tuning import collect_less_often
 from agent.daemon.scheduler import Scheduler
 from agent.daemon.workers import WorkerPool, worker_count
 from agent.journey.loader import LoadError, load_journeys
@@ -66,6 +67,7 @@ class Daemon:
     async def start(self) -> None:
         journeys = await asyncio.to_thread(load_journeys, self.journey_paths)  # LoadError: bad at start
         _share_the_gil()
+        collect_less_often()
         self.parts = parts = await build_parts(self.config, self.runner, self._journeys_now, clock=self.clock)
         self.state.store = parts.store
         self.state.slo_status = parts.slo.status

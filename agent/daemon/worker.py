@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 from agent.config.models import AgentConfig
 from agent.daemon.logs import setup_logging, stop_logging
+from agent.daemon.process_tuning import collect_less_often
 from agent.daemon.scheduler import Scheduler
 from agent.daemon.worker_link import Finished, WorkerStats, frame, read_frame, worker_of
 from agent.journey.model import Journey
@@ -149,12 +151,15 @@ async def main() -> None:
         raise SystemExit("a worker needs its spec on stdin (it is started by the daemon)")
     spec = first[1]
     setup_logging(spec.get("log_format", "text"), spec.get("log_level", "info"))
+    collect_less_often()
     worker = Worker(spec, writer)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the daemon stops us
     worker.update(spec["journeys"])
     await worker.scheduler.start()
+    gc.collect()
+    gc.freeze()  # modules, journeys, the runner: out of every later collection
     tasks = [asyncio.create_task(worker.report(), name="worker-stats")]
     grace = worker.config.grace
     started = time.monotonic()
