@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -67,6 +68,7 @@ class Worker:
         self.index, self.count = int(spec["index"]), int(spec["count"])
         self.writer = writer
         self.dropped = 0
+        self._warned = -60.0
         settings = ProbeSettings(location=config.location, user_agent=config.probe.user_agent or DEFAULT_USER_AGENT,
                                  tracestate=config.probe.tracestate, artifacts_dir=Path(config.artifacts))
         self.runner = Runner(settings)
@@ -100,6 +102,11 @@ class Worker:
             return
         if transport.get_write_buffer_size() > MAX_BACKLOG:
             self.dropped += 1
+            now = time.monotonic()
+            if now - self._warned >= 60.0:
+                self._warned = now
+                log.warning("worker %d: the daemon does not read its results; %d dropped so far",
+                            self.index, self.dropped)
             return
         self.writer.write(frame(kind, payload))
 
@@ -144,7 +151,11 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
+    # frames go out on the stdout we were given; anything else written to stdout (a library's
+    # print) goes to stderr instead of into the middle of a frame
+    frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, frames)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     first = await read_frame(reader)
     if first is None or first[0] != "spec":
