@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class _Request:
     started: float
     method: str
-    url: str
+    url: str  # the first hop's: the journey's own
 
 
 def _id(bits: int) -> int:
@@ -67,8 +67,8 @@ class IdsOnly:
     def request_started(self, timing: RequestTiming, method: str, url: str, headers: Any) -> None:
         if not isinstance(timing.observed, _Request):
             timing.observed = _Request(time.perf_counter(), method, url)
-        else:  # a redirect hop: the request's clock runs on, the hop's method and URL are the new ones
-            timing.observed.method, timing.observed.url = method, url
+        else:  # a redirect hop: the clock runs on; its host and port are the target's choice, never a label
+            timing.observed.method = method
         journey = self._journey
         if journey is None or journey.traceparent:
             headers["traceparent"] = f"00-{self._trace_id}-{_id(64):016x}-01"

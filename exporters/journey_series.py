@@ -15,6 +15,7 @@ Which series a journey has depends on its detail (`agent.core.metric_names.DETAI
 
 from __future__ import annotations
 
+import itertools
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
@@ -176,7 +177,7 @@ class JourneyBlock:
         try:
             series = self.requests.get(key)
             if series is None:
-                labels = {**self.base, **{_label_name(k): str(v) for k, v in attributes.items()}}
+                labels = {**self.base, **{_label_name(k): _value(v) for k, v in attributes.items()}}
                 labels.pop("probe_location", None)  # as before: requests carry no location label
                 series = self.requests[key] = Histogram(n.DURATION_BUCKETS, _DURATION_LE, t.labels_text(labels))
             series.observe(duration_s)
@@ -218,6 +219,11 @@ class JourneyBlock:
 
 _DURATION_LE = t.le_texts(n.DURATION_BUCKETS)
 _SHIFT_LE = t.le_texts(n.LAYOUT_SHIFT_BUCKETS)
+
+
+def _value(value: Any) -> str:
+    """A label value: booleans as OpenTelemetry's exporters write them (true, false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _label_name(key: str) -> str:
@@ -271,8 +277,23 @@ class JourneySeries:
             self._ordered = (added, ordered)
         return ordered
 
-    def families(self) -> Iterator[str]:
-        """The text of every journey family, family by family (the format groups a family's lines)."""
+    def families(self, primed: Iterable[Journey] = ()) -> Iterator[str]:
+        """The text of every journey family, family by family (the format groups a family's lines).
+
+        `primed` journeys have `journey_runs_total{journey_outcome="success"}` from the start, at 0
+        until their first successful run (so that `rate()` sees the first one)."""
         texts = [block.texts() for block in self.blocks()]  # each journey as of one moment
+        zeros = self._zeros(primed)
         for family in FAMILIES:
-            yield t.family(family.name, family.kind, family.help, (text.get(family, "") for text in texts))
+            lines = (text.get(family, "") for text in texts)
+            yield t.family(family.name, family.kind, family.help,
+                           itertools.chain(lines, zeros) if family is RUNS else lines)
+
+    def _zeros(self, journeys: Iterable[Journey]) -> list[str]:
+        out = []
+        for journey in journeys:
+            block = self._blocks.get((journey.name, self.location))
+            if block is None or (Outcome.SUCCESS.value, None) not in block.runs:
+                labels = {**base_labels(journey.name, self.location, journey.labels), "journey_outcome": "success"}
+                out.append(t.sample(RUNS.name, t.labels_text(labels), 0))
+        return out

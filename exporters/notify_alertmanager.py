@@ -13,18 +13,27 @@ from typing import Any
 import aiohttp
 
 from agent.slo.alerts import Notification
-from agent.slo.wording import percent
+from agent.slo.wording import overspent_text, percent
 from exporters.alert_post import post_json, rfc3339
 
 ALERTNAME = "SLOBurnRate"
 
 
+def alert_labels(note: Notification) -> dict[str, str]:
+    """The labels that identify an alert: the same set the Prometheus rules give theirs
+    (`agent.slo.rules.prometheus.alert_rules`), so Alertmanager takes an agent's alert and the
+    rules' alert for the same SLO, severity and location as one."""
+    labels = {"alertname": ALERTNAME, "slo": note.slo, "journey_name": note.journey, "severity": note.severity,
+              "owner": note.owner, "probe_location": note.location}
+    return {k: v for k, v in labels.items() if v}
+
+
 def am_alert(note: Notification, *, valid_for: float = 300.0) -> dict[str, Any]:
     """One postable alert: labels identify it, annotations explain it."""
-    labels = {"alertname": ALERTNAME, "slo": note.slo, "journey": note.journey, "severity": note.severity,
-              "owner": note.owner, "location": note.location}
+    labels = alert_labels(note)
     annotations = {"summary": note.summary, "description": note.description,
-                   "budget_left": percent(note.budget_remaining)}
+                   "budget_left": percent(note.budget_remaining) if note.budget_remaining is None
+                   or note.budget_remaining > 0 else overspent_text(note.budget_remaining)}
     if note.status_page:
         annotations["status_page"] = note.status_page
     if note.burn_rate is not None:

@@ -19,6 +19,7 @@ from agent.core import metric_names as n
 from exporters import prom_text as t
 from exporters.journey_series import JourneySeries
 from exporters.self_metrics import Health, Reading, self_metrics_text
+from exporters.slo_counters import SloCounters
 
 CONTENT_TYPE = t.CONTENT_TYPE
 log = logging.getLogger("journeyprobe.telemetry")
@@ -78,6 +79,7 @@ class PrometheusEndpoint:
     def __init__(self, series: JourneySeries, resource: Mapping[str, Any] | None = None) -> None:
         self.series = series
         self.health: Callable[[], Health] | None = None
+        self.slo_counters: SloCounters | None = None
         self.readings: Sequence[Reading] = ()
         self.slo = SloGauges()
         info = {prometheus_name(k): str(v) for k, v in (resource or {}).items()}
@@ -87,7 +89,10 @@ class PrometheusEndpoint:
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         own = self_metrics_text(self._health(), self.readings) if self.health is not None else ""
-        parts = [self._target_info, *self.series.families(), self.slo.text(), own]
+        counters = self.slo_counters
+        primed = counters.journeys() if counters is not None else ()
+        parts = [self._target_info, *self.series.families(primed), self.slo.text(),
+                 counters.text() if counters is not None else "", own]
         return "".join(parts).encode(), CONTENT_TYPE
 
 

@@ -45,6 +45,8 @@ class Health:
     store_pending: int | None = None
     store_dropped: int | None = None
     last_reload_ok: float | None = None
+    internal_errors: int | None = None
+    """Steps that failed inside the agent itself (the runner's last-resort catch)."""
     sinks_dropped: Mapping[str, int] = field(default_factory=dict)
     """Results other sinks (jsonl) dropped because they were behind, by sink."""
     lateness: Lateness | None = None
@@ -96,6 +98,9 @@ def self_readings(export_failures: Callable[[], Mapping[str, int]], exporters: I
                 "Results waiting to be written to the store.", lambda h: _one(h.store_pending)),
         Reading(n.SELF_DROPPED, "journeyprobe_results_dropped_total", "counter", "{result}",
                 "Results a sink dropped because it was behind.", dropped),
+        Reading(n.SELF_INTERNAL_ERRORS, "journeyprobe_internal_errors_total", "counter", "{error}",
+                "Steps that failed inside the agent itself (a bug to report), not because of a target.",
+                lambda h: _one(h.internal_errors)),
         Reading(n.SELF_RELOAD_OK, "journeyprobe_config_last_reload_success_timestamp_seconds", "gauge", "s",
                 "Unix time of the last successful load of the journey files.", lambda h: _one(h.last_reload_ok)),
     ]

@@ -39,6 +39,7 @@ from exporters.otel_metrics import EXPLICIT, OtelMetrics
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
 from exporters.prometheus import SLO_FAMILIES, PrometheusEndpoint
 from exporters.self_metrics import Health, register_self_metrics, self_readings
+from exporters.slo_counters import SloCounters
 from exporters.tracing import IdOnlyTracer, RootContexts, RunSpans, SpanHooks
 
 if TYPE_CHECKING:
@@ -88,6 +89,11 @@ class Telemetry:
                                            ("otlp.traces", span_exporter is not None)) if on]
         # Exemplars (trace ids on histogram points) reach OTLP only: the root contexts are kept for them.
         self.roots = RootContexts() if self.otel is not None else None
+        self.slo_counters = SloCounters(location)  # slo_events_total & co, for the rules
+        if self.otel is not None:
+            self.slo_counters.register(self.otel.meter, self.otel.runs)
+        if self.prometheus is not None:
+            self.prometheus.slo_counters = self.slo_counters
         exporting = bool(span_exporters) or span_exporter is not None
         self._spans = exporting or self.roots is not None  # else the run observer records no span at all
         tracer: Any = (self.tracer_provider.get_tracer(n.METER_NAME, __version__) if exporting
@@ -132,8 +138,11 @@ class Telemetry:
 
     def record_request(self, journey: Journey | None, duration_s: float, attributes: dict[str, Any],
                        span: Any) -> None:
+        """One HTTP request of a journey at `requests` detail; past the journey's cap of series
+        (a target choosing statuses or errors) new attribute sets fold into one overflow series."""
+        name = attributes.get(n.JOURNEY_NAME, "")
+        attributes = dict(self.hooks.series.admit(name, attributes))
         if self.prometheus is not None:
-            name = attributes.get(n.JOURNEY_NAME, "")
             self.series.block(journey, name, self.location, journey.labels if journey else {}).record_request(
                 duration_s, {k: v for k, v in attributes.items() if k not in self._journey_keys(journey)})
         if self.otel is not None:

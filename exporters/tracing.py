@@ -33,8 +33,10 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from agent.core import metric_names as n
+from agent.core import redaction
 from agent.probe.result import Outcome, RunResult, StepResult
 from agent.probe.trace_context import new_trace_id
+from exporters.series_cap import SeriesCap
 
 if TYPE_CHECKING:
     from agent.journey.model import Journey, Step
@@ -51,6 +53,7 @@ class _Request:
     started: float
     span: Span | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    server: dict[str, Any] = field(default_factory=dict)  # of the first hop: the journey's own URL
 
 log = logging.getLogger("journeyprobe.telemetry")
 _last_error = [0.0]
@@ -94,6 +97,7 @@ class SpanHooks:
     location: str
     tracestate: str | None
     roots: RootContexts | None
+    series: SeriesCap = field(default_factory=SeriesCap)  # of http.client.request.duration, per journey
 
 
 class IdOnlyTracer:
@@ -223,6 +227,8 @@ class RunSpans:
             context=trace.set_span_in_context(parent) if parent is not None else None,
             kind=SpanKind.CLIENT, attributes=attributes)
         request.span, request.attributes = span, attributes
+        if not request.server:  # a redirect's host and port are the target's choice: never a metric attribute
+            request.server = {k: v for k, v in attributes.items() if k in (n.SERVER_ADDRESS, n.SERVER_PORT)}
         if self._journey is None or self._journey.traceparent:
             PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
             if self._hooks.tracestate:
@@ -244,8 +250,8 @@ class RunSpans:
         requests = self._hooks.requests
         if requests is None or request is None or not requests.wants(self._journey):
             return
-        metric: dict[str, Any] = {k: v for k, v in attributes.items()
-                                  if k in (n.HTTP_METHOD, n.SERVER_ADDRESS, n.SERVER_PORT)}
+        metric: dict[str, Any] = {k: v for k, v in attributes.items() if k == n.HTTP_METHOD}
+        metric.update(request.server)
         if status is not None:
             metric[n.HTTP_STATUS] = status
         if error:
@@ -260,7 +266,8 @@ class RunSpans:
         return self._journey.name if self._journey is not None else ""
 
     def _redact(self, text: str) -> str:
-        return self._variables.redactor.text(text) if self._variables is not None else text
+        redactor = self._variables.redactor if self._variables is not None else redaction.redactor()
+        return redactor.text(text)
 
     def _end_step(self) -> None:
         if self._step is not None:

@@ -3,15 +3,23 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
+from agent.core import redaction
 from agent.journey.model import Journey
 from tests.targets import Seen, serve, target_app
 
 os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="jp-xdg-"))
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_known_yet() -> Iterator[None]:
+    """Each test starts with no secret known: the redactor's registry is process-wide."""
+    redaction.REGISTRY.clear()
+    yield
 
 
 @pytest.fixture

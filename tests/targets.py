@@ -17,6 +17,8 @@ class Seen:
     """What the target received, for assertions."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
+    body_bytes_sent: int = 0
+    """Bytes of /huge bodies the server got to write (a client that stops reading stops it early)."""
 
     def headers(self, path: str) -> list[dict[str, str]]:
         return [r["headers"] for r in self.requests if r["path"] == path]
@@ -68,6 +70,7 @@ def target_app(seen: Seen) -> web.Application:
         chunk = b"x" * 65536
         for _ in range(int(request.query.get("chunks", "160"))):  # 10 MiB by default
             await response.write(chunk)
+            seen.body_bytes_sent += len(chunk)
         await response.write_eof()
         return response
 

@@ -65,3 +65,27 @@ def test_the_same_slo_name_in_two_journeys_is_reported() -> None:
     warnings = list(journey_warnings([slo_journey("a", slos=same), slo_journey("b", slos=same)]))
     assert warnings == ["a, b: SLO name availability is used by 2 journeys; the slo label of metrics and "
                         "alerts carries only the SLO name, so give each a distinct name"]
+
+
+def test_a_small_min_events_that_lets_the_first_failure_page_is_reported() -> None:
+    """30s runs at 99.9%: a full hour (120 runs) keeps one failure quiet, a young SLO with min_events: 0 does not."""
+    assert list(journey_warnings([slo_journey("checkout", interval="30s", slos=slo("99.9%"))])) == []
+    [warning] = journey_warnings([slo_journey("checkout", interval="30s", slos=slo("99.9%", min_events=0))])
+    assert warning.startswith("checkout: SLO checkout-success: its first failed run would page: "
+                              "alerting.min_events: 0 lets the 1h pair judge from 1 run, where one failure is a "
+                              "1000.0x burn against 99.9%, above the 13.4x page threshold")
+    assert warning.endswith("remove min_events (auto waits for 75 runs in 1h, 179 runs in 6h) or set it to 179")
+    assert list(journey_warnings([slo_journey("checkout", interval="30s", slos=slo("99.9%", min_events=179))])) == []
+
+
+def test_min_events_that_can_never_be_met_is_reported() -> None:
+    [warning] = journey_warnings([slo_journey("rare", interval="1h", slos=slo("99%", min_events=1000))])
+    assert "alerting.min_events: 1000 is more events than the journey makes in any long window" in warning
+    assert "never alerts" in warning
+
+
+def test_the_bundled_journeys_give_no_warning() -> None:
+    from agent.journey.loader import load_journeys
+
+    root = Path(__file__).parent.parent / "journeys"
+    assert list(journey_warnings(load_journeys([str(root)]))) == []

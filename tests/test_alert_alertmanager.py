@@ -87,8 +87,10 @@ async def test_alertmanager_lists_our_alert_with_its_labels(alertmanager: str, w
     worker.submit(note("firing", since=now - 60, at=now))
     assert await worker.drain(10) and worker.sent == 1, worker.failed
     [alert] = await listed(alertmanager)
-    assert alert["labels"] == {"alertname": "SLOBurnRate", "slo": "checkout-success", "journey": "checkout",
-                               "severity": "page", "owner": "Head of Product", "location": "tokyo-1"}
+    assert alert["labels"] == {"alertname": "SLOBurnRate", "slo": "checkout-success",
+                               "journey_name": "checkout",
+                               "severity": "page", "owner": "Head of Product",
+                               "probe_location": "tokyo-1"}
     assert alert["annotations"]["summary"].startswith("Checkout success is burning its error budget 14.9x")
     assert alert["annotations"]["budget_left"] == "63%"
     assert alert["annotations"]["status_page"] == "http://status.example:9464"

@@ -50,6 +50,25 @@ async def receiver(handler: Handler) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+class Watched:
+    """A sender that notes whether one of its sends is under way."""
+
+    def __init__(self, sender: WebhookSender) -> None:
+        self.sender = sender
+        self.name = sender.name
+        self.sending = False
+
+    def wants(self, note: Notification) -> bool:
+        return self.sender.wants(note)
+
+    async def send(self, session: Any, note: Notification) -> None:
+        self.sending = True
+        try:
+            await self.sender.send(session, note)
+        finally:
+            self.sending = False
+
+
 async def test_json_webhook_gets_firing_and_resolved_but_not_refreshes() -> None:
     bodies: list[dict[str, Any]] = []
 
@@ -133,34 +152,44 @@ async def test_a_client_error_is_not_retried() -> None:
 
 async def test_a_hanging_receiver_is_bounded_and_never_blocks() -> None:
     hang = asyncio.Event()
+    entered = asyncio.Event()
     calls = 0
 
     async def hanging(request: web.Request) -> web.Response:
         nonlocal calls
         calls += 1
+        entered.set()
         await hang.wait()
         return web.Response()
 
     policy = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1, max_total=3.0, timeout=0.3)
     async with receiver(hanging) as url:
-        worker = SinkWorker(WebhookSender(url), retry=policy)
+        sender = Watched(WebhookSender(url))
+        worker = SinkWorker(sender, retry=policy)
         worker.start()
-        started = time.perf_counter()
         for _ in range(3):
             worker.submit(note())
-        assert time.perf_counter() - started < 0.05  # submitting never waits on the network
-        ticks = 0
-        deadline = time.monotonic() + 0.6
-        while time.monotonic() < deadline:  # the event loop stays free meanwhile
-            await asyncio.sleep(0.01)
-            ticks += 1
-        assert ticks > 20
-        assert await worker.drain(8), "each alert gives up after 3 tries of 0.3s"
+        assert (len(worker.queue), calls) == (3, 0)  # submitting returned before any network I/O
+
+        # The event loop stays free while a send hangs: this coroutine, on the same loop as the
+        # receiver, runs once the receiver holds the request, and must find that send still going.
+        async def bystander() -> bool:
+            await entered.wait()
+            return sender.sending
+
+        drained = asyncio.create_task(worker.drain(30))
+        bystanding = asyncio.create_task(bystander())
+        done, _ = await asyncio.wait({drained, bystanding}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        assert done == {bystanding} and bystanding.result(), "the loop was not free while a send hung"
+        assert await drained, "each alert gives up after 3 tries of 0.3s"
         assert (worker.failed, calls) == (3, 9)
+
+        entered.clear()
         worker.submit(note())
-        closing = time.perf_counter()
-        await worker.close(grace=0.2)  # a send in flight does not hold the shutdown
-        assert time.perf_counter() - closing < 1.0
+        await asyncio.wait_for(entered.wait(), 30)  # a send is in flight, hanging
+        await asyncio.wait_for(worker.close(grace=0.2), 30)
+        # close did not wait for the hanging send's tries to run out: no retry, neither sent nor failed
+        assert (calls, worker.sent, worker.failed, worker.retries) == (10, 0, 3, 6)
         hang.set()
 
 
@@ -195,8 +224,10 @@ def test_alertmanager_payload(kind: str, ends_in: float) -> None:
     from exporters.notify_alertmanager import am_alert
 
     alert = am_alert(note(kind), valid_for=300.0)
-    assert alert["labels"] == {"alertname": "SLOBurnRate", "slo": "checkout-success", "journey": "checkout",
-                               "severity": "page", "owner": "Head of Product", "location": "tokyo-1"}
+    assert alert["labels"] == {"alertname": "SLOBurnRate", "slo": "checkout-success",
+                               "journey_name": "checkout",
+                               "severity": "page", "owner": "Head of Product",
+                               "probe_location": "tokyo-1"}
     assert alert["annotations"]["budget_left"] == "63%"
     assert alert["annotations"]["status_page"] == alert["generatorURL"] == "http://status.example:9464"
     assert alert["startsAt"] == rfc3339(1_800_000_000.0)

@@ -28,15 +28,33 @@ FORM = """<!doctype html><html><head><title>Checkout</title></head><body>
   <button id="pay" type="submit">Pay</button>
 </form></body></html>"""
 
+# The banner comes once the heading has painted (a shift before the first paint is no shift), and
+# "shift seen" once the page's own observer got the layout shift: the agent's observer, registered first
+# by the init script, has it by then too, so a journey that waits for "shift seen" reads a CLS above 0.
 VITALS = """<!doctype html><html><head><title>Vitals</title></head><body>
 <h1 style="font-size:48px">Largest heading of the page</h1><p id="p">Some text.</p>
-<script>setTimeout(() => { const d = document.createElement('div'); d.style.height = '150px';
-d.textContent = 'banner'; document.body.prepend(d); }, 50);</script></body></html>"""
+<script>
+new PerformanceObserver((list, observer) => {
+  if (!list.getEntries().some((e) => e.name === 'first-contentful-paint')) return;
+  observer.disconnect();
+  setTimeout(() => { const d = document.createElement('div'); d.style.height = '150px';
+    d.textContent = 'banner'; document.body.prepend(d); }, 50);
+}).observe({type: 'paint', buffered: true});
+new PerformanceObserver((list, observer) => {
+  observer.disconnect();
+  const p = document.createElement('p'); p.textContent = 'shift seen'; document.body.append(p);
+}).observe({type: 'layout-shift', buffered: true});
+</script></body></html>"""
 
 JS_ERROR = """<!doctype html><html><body><h1>Broken page</h1>
 <script>console.error("boom from console"); undefinedFunction();</script></body></html>"""
 
 GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+BLANK = """<!doctype html><html><head><title>Nothing to paint</title></head><body></body></html>"""
+LATE_PAINT = """<!doctype html><html><head><title>Late</title></head><body><script>
+addEventListener('load', () => setTimeout(() => {
+  document.body.insertAdjacentHTML('afterbegin', '<h1>Painted after load</h1>'); }, 250));
+</script></body></html>"""
 NEVER_LOADS = """<!doctype html><html><body><h1>Almost there</h1><img src="/hang.png"></body></html>"""
 
 
@@ -89,7 +107,8 @@ def shop_app(seen: Seen, *, third_party: str = "") -> web.Application:
     app.router.add_get("/checkout", form)
     app.router.add_post("/pay", pay)
     app.router.add_get("/thanks", thanks)
-    for path, body in (("/vitals", VITALS), ("/js-error", JS_ERROR), ("/never-loads", NEVER_LOADS)):
+    for path, body in (("/vitals", VITALS), ("/js-error", JS_ERROR), ("/never-loads", NEVER_LOADS),
+                       ("/blank", BLANK), ("/late-paint", LATE_PAINT)):
         app.router.add_get(path, _static(body))
     app.router.add_get("/home", with_third_party)
     app.router.add_get("/logo.gif", gif)

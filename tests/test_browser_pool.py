@@ -13,6 +13,7 @@ from agent.probe.browser.pool import BrowserPool, pool_for
 from agent.probe.browser.procs import browser_main_pids, chromium_processes
 from agent.probe.result import ErrorType, Outcome
 from tests.conftest import journey
+from tests.daemon_helpers import wait_for
 from tests.targets import Seen, serve
 from tests.test_browser_pages import browser_runner, checkout_journey, shop_app
 
@@ -26,10 +27,7 @@ async def test_killed_browser_is_relaunched(tmp_path: Path) -> None:
         hang = {"goto": {"url": f"{base}/hang", "timeout": "20s"}}
         hanging = journey([{"name": "wait", "browser": [hang]}])
         run = asyncio.create_task(runner.run(hanging))
-        for _ in range(100):  # until the browser is up and the page is loading
-            await asyncio.sleep(0.1)
-            if any(r["path"] == "/hang" for r in seen.requests):
-                break
+        await wait_for(lambda: any(r["path"] == "/hang" for r in seen.requests))  # the page is loading
         pids = browser_main_pids()
         assert pids, "no Chromium process found below this process"
         for pid in pids:
@@ -60,12 +58,7 @@ async def test_contexts_do_not_leak_and_close_ends_every_process(tmp_path: Path)
         home = pool.home
         await runner.resources.close()
         assert runner.resources.browser_pool is None and not home.exists()
-        for _ in range(30):  # Chromium's children take a moment to exit after close()
-            if not chromium_processes():
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(3)
-        assert chromium_processes() == []
+        await wait_for(lambda: chromium_processes() == [])  # its children take a moment to exit after close()
 
 
 async def test_browser_is_recycled_after_many_contexts(tmp_path: Path) -> None:
@@ -92,12 +85,13 @@ async def test_a_run_waits_for_a_free_slot(tmp_path: Path) -> None:
 
 
 async def test_slot_wait_beyond_the_deadline_is_an_agent_error(tmp_path: Path) -> None:
-    async with asyncio.timeout(LIMIT), serve(shop_app(Seen())) as base, \
+    seen = Seen()
+    async with asyncio.timeout(LIMIT), serve(shop_app(seen)) as base, \
             browser_runner(tmp_path, max_contexts=1) as runner:
         slow = journey([{"name": "slow", "browser": [{"goto": f"{base}/slow?delay=3"}]}], timeout="10s")
         quick = journey([{"name": "quick", "browser": [{"goto": f"{base}/checkout"}]}], timeout="1s")
         hog = asyncio.create_task(runner.run(slow))
-        await asyncio.sleep(1.0)
+        await wait_for(lambda: any(r["path"] == "/slow" for r in seen.requests))  # the hog holds the one slot
         starved = await runner.run(quick)
         assert (await hog).passed
     step = starved.steps[0]
@@ -119,13 +113,14 @@ async def test_launch_failure_is_an_agent_side_error(tmp_path: Path) -> None:
 
 
 async def test_a_timeout_after_a_long_slot_wait_is_the_agents(tmp_path: Path) -> None:
-    async with asyncio.timeout(LIMIT), serve(shop_app(Seen())) as base, \
+    seen = Seen()
+    async with asyncio.timeout(LIMIT), serve(shop_app(seen)) as base, \
             browser_runner(tmp_path, max_contexts=1) as runner:
         await runner.run(journey([{"name": "warm", "browser": [{"goto": f"{base}/checkout"}]}]))
         slow = journey([{"name": "slow", "browser": [{"goto": f"{base}/slow?delay=3"}]}], timeout="10s")
         late = journey([{"name": "late", "browser": [{"goto": f"{base}/slow?delay=2"}]}], timeout="4s")
         hog = asyncio.create_task(runner.run(slow))
-        await asyncio.sleep(0.5)
+        await wait_for(lambda: any(r["path"] == "/slow" for r in seen.requests))  # the hog holds the one slot
         result = await runner.run(late)
         assert (await hog).passed
     step = result.steps[0]

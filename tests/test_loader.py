@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import textwrap
 from pathlib import Path
@@ -15,8 +14,6 @@ from agent.journey.model import Journey
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = FIXTURES / "invalid"
 VALID = FIXTURES / "valid"
-HAS_EXPECT = importlib.util.find_spec("agent.expect.expression") is not None
-needs_expect = pytest.mark.skipif(not HAS_EXPECT, reason="agent.expect.expression is not written yet")
 
 # fixture name -> (line of the problem, exact fragment of its message); one rule per file.
 EXPECTED: dict[str, tuple[int, str]] = {
@@ -54,7 +51,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "bad-variable-name": (4, "variables: variable 'env': not a valid name (env and secret are reserved)"),
     "bad-script-ref": (4, "steps[0].script: 'journeys_ext/checkout.py' is not allowed here: "
                           "write module.path:function"),
-    "bad-regex-extract": (7, "steps[0].extract.order_id.regex: invalid regex 'id=(\\\\d+': missing ),"),
+    "bad-regex-extract": (7, "steps[0].extract.order_id.regex: invalid regex 'id=(\\\\d+': missing )"),
     "bad-extract-name": (6, "steps[0]: extract: 'order-id' is not a valid variable name"),
     "two-browser-actions": (6, "steps[0].browser[0]: a browser action needs exactly one of goto, click,"),
     "duplicate-key": (7, "steps[0].http: duplicate key 'url' (first on line 5)"),
@@ -89,7 +86,6 @@ def test_invalid_fixture_reports_one_problem_at_its_line(name: str, line: int, f
     assert (problem.line, fragment) == (line, fragment if fragment in problem.message else problem.message)
 
 
-@needs_expect
 @pytest.mark.parametrize(("name", "line", "fragment"), [(n, *v) for n, v in EXPECTED_WITH_EXPECT.items()],
                          ids=list(EXPECTED_WITH_EXPECT))
 def test_invalid_expectations(name: str, line: int, fragment: str) -> None:
@@ -218,7 +214,6 @@ def test_browser_journey_short_forms_and_default_timeout() -> None:
     assert (api.http.method, api.http.form, api.http.max_body) == ("POST", {"a": "1"}, 64 * 1024)
 
 
-@needs_expect
 def test_checkout_example_of_the_contract() -> None:
     journey = load_journey_file(VALID / "checkout.yaml")
     assert (journey.interval, journey.timeout, journey.labels) == (60.0, 30.0, {"team": "payments"})
@@ -238,7 +233,6 @@ def test_checkout_example_of_the_contract() -> None:
     assert not isinstance(fast.indicator, str) and fast.indicator.latency == 3.0
 
 
-@needs_expect
 def test_load_a_directory_of_valid_journeys() -> None:
     journeys = load_journeys([str(VALID)])
     assert [j.name for j in journeys] == ["browser.short-forms", "checkout", "minimal"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import logging
 import os
+import struct
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -62,27 +65,41 @@ def test_a_successful_run_is_not_logged_at_warning_level() -> None:
 def test_a_stuck_log_reader_never_blocks_the_caller() -> None:
     """stderr is a pipe nobody drains: the writer thread blocks, the callers do not; the overflow is counted."""
     read_end, write_end = os.pipe()
+    pipe_size = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
     stream = os.fdopen(write_end, "w", buffering=1)
     handler = setup_logging("text", "info", stream=stream)
-    line = "x" * 1000
-    lines = QUEUE_SIZE + 2000  # more than the pipe (64 KiB) and the queue together hold
+    log = logging.getLogger("journeyprobe.test")
+    # One record longer than the pipe holds: once its first bytes are in the pipe, the writer thread has
+    # taken it (the queue is empty) and is blocked writing the rest, for as long as nobody reads.
+    log.info("y" * (4 * pipe_size))
+    deadline = time.monotonic() + 10
+    while _bytes_waiting(read_end) == 0:
+        assert time.monotonic() < deadline, "the writer thread never wrote"
+        time.sleep(0.005)
+    overflow = 2000
     finished = threading.Event()
 
     def log_many() -> None:
-        for _ in range(lines):
-            logging.getLogger("journeyprobe.test").info(line)
+        for _ in range(QUEUE_SIZE + overflow):
+            log.info("x" * 100)
         finished.set()
 
     caller = threading.Thread(target=log_many, daemon=True)
     caller.start()
     returned = finished.wait(timeout=30)
+    dropped = handler.dropped
     drain = threading.Thread(target=lambda: _drain(read_end), daemon=True)
     drain.start()  # unblock the writer so that the thread can stop
     stop_logging()
     stream.close()
     drain.join(timeout=10)
     assert returned, "a log call blocked on the stuck reader"
-    assert 0 < handler.dropped <= lines
+    assert dropped == overflow  # the queue held QUEUE_SIZE records; the rest were dropped, not waited for
+
+
+def _bytes_waiting(fd: int) -> int:
+    """Bytes written into the pipe and not read yet."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
 
 
 def _drain(fd: int) -> None:

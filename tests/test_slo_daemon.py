@@ -25,7 +25,7 @@ steps:
 slos:
   - name: {name}-success
     objective: 99%
-    window: 1h
+    window: 28d
     owner: On-call
 """
 

@@ -13,6 +13,7 @@ from agent.config.models import AgentConfig
 from agent.daemon.slo_service import SloService
 from agent.slo.indicator import verdicts
 from agent.store.sqlite import Store
+from tests.daemon_helpers import wait_for
 from tests.test_slo_fixtures import run_result, slo_journey
 
 API_KEYS = ["name", "journey", "indicator", "objective", "window", "owner", "sli", "error_budget_remaining",
@@ -55,13 +56,10 @@ async def test_service_runs_evaluates_and_serves_the_api_shape(tmp_path: Path) -
     loaded = False
     service = SloService(cfg, store, lambda: JOURNEYS if loaded else None)
     await service.start()
-    await asyncio.sleep(0.15)
-    assert service.evaluations >= 1 and service.engine.trackers == {}  # journeys not loaded yet: waits
+    await wait_for(lambda: service.evaluations >= 2)
+    assert service.engine.trackers == {} and service.reports == []  # journeys not loaded yet: waits
     loaded = True
-    for _ in range(100):
-        await asyncio.sleep(0.05)
-        if service.reports and all(r.loaded for r in service.reports):
-            break
+    await wait_for(lambda: service.reports and all(r.loaded for r in service.reports))
     result = run_result("checkout", now + 5, passed=False)
     service.observe(result, JOURNEYS[0])
     status = await service.status()

@@ -33,7 +33,7 @@ from agent.web.server import create_app
 from agent.web.state import AgentState
 from agent.web.status_page.data import slo_entries_from_store
 from agent.web.status_page.text import (
-    budget_percent,
+    budget_text,
     decimals_for,
     truncated_percent,
 )
@@ -289,7 +289,7 @@ async def test_overview_numbers_equal_the_api_and_the_store(tmp_path: Path, now:
         assert data_value(card, "burn", "data-1d") == e["burn_rates"]["1d"]
         assert f'<strong class="owner">{e["owner"]}</strong>' in card
         assert truncated_percent(e["sli"], decimals_for(e["objective"])) in card
-        assert budget_percent(e["error_budget_remaining"]) in card
+        assert budget_text(e["error_budget_remaining"]) in card
         firing = {a["severity"] for a in e["alerts"] if a.get("state") == "firing"}
         label = "Paging" if "page" in firing else "Ticket open" if "ticket" in firing else "No alert"
         assert f">{label}</p>" in card
@@ -301,7 +301,7 @@ async def test_overview_numbers_equal_the_api_and_the_store(tmp_path: Path, now:
     assert paying["sli"] == pytest.approx(good / total, abs=1e-6)
     # the sentences
     assert "of the error budget is left; at this rate it lasts" in cards[("checkout", "checkout-success")]
-    assert "The error budget is spent: " in cards[("search", "search-success")]
+    assert "The error budget is spent, " in cards[("search", "search-success")]
     assert "No runs yet." in cards[("signup", "signup-success")]
     # every journey against the store's runs
     rows = journey_rows(page)

@@ -7,7 +7,14 @@ from pathlib import Path
 from agent.web.status_page import views
 from agent.web.status_page.charts import budget_bar, budget_chart
 from agent.web.status_page.journey import artifact_link
-from agent.web.status_page.text import decimals_for, escape_html, md_escape, slo_sentences, truncated_percent
+from agent.web.status_page.text import (
+    budget_text,
+    decimals_for,
+    escape_html,
+    md_escape,
+    slo_sentences,
+    truncated_percent,
+)
 from tests.test_status_page import DAY, HOSTILE, PNG
 
 
@@ -55,8 +62,15 @@ def test_sentences() -> None:
     assert "nothing of it was spent" in slo_sentences({**entry, "burn_rates": {"1d": 0.0}}, 28 * DAY, True)[0]
     assert "lasts 10 more hours" in slo_sentences({**entry, "burn_rates": {"1d": 30.0}}, 28 * DAY, True)[0]
     spent = slo_sentences({**entry, "sli": 0.985, "error_budget_remaining": -0.5}, 28 * DAY, True)
-    assert spent == ["The error budget is spent: 98.50% of checkout runs succeeded in the last 28 days, "
+    assert spent == ["The error budget is spent, 0.5x over: 98.50% of checkout runs succeeded in the last 28 days, "
                      "below the objective of 99%.", "Failures used 150% of the budget the objective allows."]
+    young = slo_sentences({**entry, "sli": 0.6667, "error_budget_remaining": -82.3, "data_s": 240.0}, 28 * DAY, True)
+    assert young == ["The error budget is spent, 82x over: 66.67% of checkout runs succeeded in the 4 minutes of "
+                     "data so far, below the objective of 99%.", "Failures used 83 times the budget the objective "
+                     "allows."]
+    assert budget_text(-82.3) == "spent, 82x over" and budget_text(0.45) == "45%"
+    quorum = slo_sentences({**entry, "min_failing_locations": 2}, 28 * DAY, True)
+    assert quorum[-1].startswith("It alerts only when at least 2 locations fail together")
     assert slo_sentences({**entry, "sli": None}, 28 * DAY, False) == ["No runs yet."]
     assert slo_sentences({**entry, "sli": None}, 28 * DAY, True) == ["No runs in the last 28 days."]
     latency = {**entry, "indicator": {"latency": 2.0}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from agent.cli.inputs import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from agent.cli.progress import Progress
 from agent.cli.progress_view import LiveView, PlainView, showing
 from agent.config.models import BrowserConfig
+from agent.core import redaction
 from agent.journey.model import Journey
 from agent.probe.context import ProbeSettings
 from agent.probe.result import ErrorType, RunResult
@@ -49,6 +51,7 @@ async def run_all(journeys: Sequence[Journey], runner: Runner) -> list[RunResult
 
 def run_check(journeys: Sequence[Journey], options: CheckOptions) -> int:
     """Run, report on stdout (and in the JUnit file), return the exit code."""
+    _log_warnings_redacted()
     runner = Runner(options.settings, environ=options.environ, overrides=options.overrides)
     if options.browser is not None:
         runner.resources.browser = options.browser
@@ -104,6 +107,21 @@ def _report(results: Sequence[RunResult], journeys: Sequence[Journey], options: 
         from agent.cli.junit import junit_xml
 
         write_or_exit("--junit", options.junit, junit_xml(results, wall_time_s=wall_s))
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redaction.redact(super().format(record))
+
+
+def _log_warnings_redacted() -> None:
+    """Warnings and errors (an agent fault's traceback) to stderr, through the redactor."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
 
 
 def _otlp_telemetry(endpoint: str, runner: Runner) -> Telemetry:

@@ -16,7 +16,7 @@ from agent.slo.alerts import AlertBook
 from agent.slo.engine import SloReport, load_reports
 from agent.slo.math import SEVERITIES
 from agent.slo.status import slo_list
-from agent.slo.wording import objective_text, percent, rate_text
+from agent.slo.wording import objective_text, overspent_text, percent, rate_text, span_text
 
 
 async def gather_status(config: AgentConfig, journeys: Sequence[Journey],
@@ -28,13 +28,13 @@ async def gather_status(config: AgentConfig, journeys: Sequence[Journey],
     path = config.storage.path
     if path != ":memory:" and not await asyncio.to_thread(Path(path).exists):
         reports = await load_reports(_NoStore(), journeys, now)
-        return reports, slo_list(reports), False
+        return reports, slo_list(reports, location=config.location), False
     store = await Store.open(path, retention_s=config.storage.retention)
     try:
         reports = await load_reports(store, journeys, now)
         book = AlertBook(store, location=config.location)
         await book.load()
-        return reports, slo_list(reports, book.active), True
+        return reports, slo_list(reports, book.active, config.location), True
     finally:
         await store.close()
 
@@ -45,11 +45,29 @@ class _NoStore:
         return []
 
 
-def _alert_cell(alerts: list[dict[str, Any]]) -> str:
-    firing = [a["severity"] for a in alerts if a.get("state") == "firing"]
+def _alert_cell(entry: dict[str, Any]) -> str:
+    firing = [a["severity"] for a in entry["alerts"] if a.get("state") == "firing"]
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    return ", ".join(f"[bold red]{s}[/]" if s == "page" else f"[yellow]{s}[/]"
-                     for s in sorted(firing, key=order.__getitem__)) or "[green]ok[/]"
+    cell = ", ".join(f"[bold red]{s}[/]" if s == "page" else f"[yellow]{s}[/]"
+                     for s in sorted(firing, key=order.__getitem__))
+    if cell:
+        return cell
+    if entry.get("judgement"):  # the reason is printed under the table
+        return "[dim]fleet[/]" if (entry.get("min_failing_locations") or 1) > 1 else "[dim]too few runs[/]"
+    return "[green]ok[/]"
+
+
+def _budget_cell(budget: float | None) -> str:
+    if budget is None or budget >= 0:
+        return percent(budget)
+    return overspent_text(budget)
+
+
+def _events_cell(entry: dict[str, Any]) -> str:
+    """120 runs (so far, 4 minutes) and the excluded ones."""
+    young = entry.get("data_s") and entry["data_s"] < entry.get("window_s", 0)
+    text = f"{entry['events']} runs" + (f" in {span_text(entry['data_s'])}" if young else "")
+    return text + (f", {entry['excluded']} excluded" if entry["excluded"] else "")
 
 
 def render_table(entries: list[dict[str, Any]], out: TextIO | None = None) -> None:
@@ -65,19 +83,21 @@ def render_table(entries: list[dict[str, Any]], out: TextIO | None = None) -> No
         budget = e["error_budget_remaining"]
         style = "" if budget is None else "red" if budget < 0 else "yellow" if budget < 0.25 else ""
         sli = e["sli"]
-        events = f"{e['events']} runs" + (f", {e['excluded']} excluded" if e["excluded"] else "")
         table.add_row(
             f"{e['name']}\n[dim]{e['journey']}[/]", e["owner"],
             f"{objective_text(e['objective'])}\n[dim]{e['window']}[/]",
-            ("no data" if sli is None else f"{sli * 100:.3f}%") + f"\n[dim]{events}[/]",
-            f"[{style}]{percent(budget)}[/]" if style else percent(budget),
+            ("no data" if sli is None else f"{sli * 100:.3f}%") + f"\n[dim]{_events_cell(e)}[/]",
+            f"[{style}]{_budget_cell(budget)}[/]" if style else _budget_cell(budget),
             *(rate_text(e["burn_rates"][w]) for w in ("1h", "6h", "1d")),
-            _alert_cell(e["alerts"]),
+            _alert_cell(e),
         )
     stream = out or sys.stdout
     console = Console(file=stream, width=None if stream.isatty() else 140)
     if entries:
         console.print(table)
+        for e in entries:  # why the agent does not judge some SLOs (yet)
+            if e.get("judgement") and not any(a.get("state") == "firing" for a in e["alerts"]):
+                console.print(f"{e['name']}: {e['judgement']}", markup=False, highlight=False)
     else:
         console.print("No SLOs: add an slos: block to a journey file.")
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.config.env import EnvOverrideError, env_overrides, names
 from agent.config.models import ENV_PREFIX, AgentConfig, merge
+from agent.journey.input_file import InputFileError, max_file_bytes, read_input_file
 from agent.journey.loader import _parse
 from agent.journey.problems import Problem, translate
 from agent.journey.schema import ROOT_MODEL
@@ -30,7 +31,7 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> A
     lines: dict[tuple[object, ...], int] = {}
     file = path or "agent.yaml"
     if path is not None:
-        data, lines = _read(path)
+        data, lines = _read(path, environ)
         data = _journeys_from_folder(data, Path(path).parent)
     try:
         overrides = env_overrides(environ)
@@ -77,11 +78,13 @@ def _paths(values: Mapping[str, object], prefix: tuple[str, ...] = ()) -> list[t
     return out
 
 
-def _read(path: str) -> tuple[dict[str, object], dict[tuple[object, ...], int]]:
+def _read(path: str, environ: Mapping[str, str]) -> tuple[dict[str, object], dict[tuple[object, ...], int]]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config: {exc}") from None
+        text = read_input_file(Path(path), max_file_bytes(environ)).decode("utf-8-sig")
+    except InputFileError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read the config: not UTF-8 text ({exc.reason})") from None
     parsed, lines, problems = _parse(path, text)
     if problems and parsed is None and not text.strip():
         parsed, problems = {}, []

@@ -111,6 +111,9 @@ class AlertSink(_Strict):
 class AlertingOptions(_Strict):
     renotify: Duration = 4 * 3600
     evaluate_every: Duration = 30.0
+    source: Literal["agent", "rules"] = Field(
+        default="agent", description="who sends SLO alerts: the agent (one agent) or the Prometheus rules "
+        "of `journeyprobe rules` (a fleet); the agent still shows its verdicts either way")
 
 
 class ProbeConfig(_Strict):

@@ -1,6 +1,6 @@
-"""Compact JSON of results and log lines: orjson when it is installed, else the standard library.
+"""Compact JSON of results: orjson when it is installed, else the standard library.
 
-A result's JSON is written on every run (the store's row, the jsonl line, a JSON log line):
+A result's JSON is written on every run (the store's row, the jsonl line):
 orjson makes it in ~1 µs instead of ~15 (docs/benchmarks.md). Both give the same values
 (the spelling of some floats differs: 1e-05 or 0.00001) and write UTF-8 as is; anything that
 is not JSON goes through `str` (orjson writes NaN as null). `JOURNEYPROBE_PURE_JSON=1` keeps to

@@ -21,6 +21,8 @@ SLO_SLI = "slo.sli"  # slo_sli_ratio
 SLO_BUDGET_REMAINING = "slo.error_budget.remaining"  # slo_error_budget_remaining_ratio
 SLO_BURN_RATE = "slo.burn_rate"  # slo_burn_rate_ratio
 SLO_GAUGES = (SLO_OBJECTIVE, SLO_SLI, SLO_BUDGET_REMAINING, SLO_BURN_RATE)
+SLO_EVENTS = "slo.events"  # slo_events_total: runs that count for the SLO (agent-side failures left out)
+SLO_GOOD_EVENTS = "slo.good_events"  # slo_good_events_total: the good ones among them
 
 # The agent's own health (journeyprobe_*).
 SELF_IN_FLIGHT = "journeyprobe.runs.in_flight"  # journeyprobe_runs_in_flight
@@ -29,6 +31,7 @@ SELF_EXPORT_FAILURES = "journeyprobe.export.failures"  # journeyprobe_export_fai
 SELF_STORE_LAG = "journeyprobe.store.write_lag"  # journeyprobe_store_write_lag_seconds
 SELF_STORE_PENDING = "journeyprobe.store.pending"  # journeyprobe_store_pending
 SELF_DROPPED = "journeyprobe.results.dropped"  # journeyprobe_results_dropped_total
+SELF_INTERNAL_ERRORS = "journeyprobe.internal_errors"  # journeyprobe_internal_errors_total
 SELF_RELOAD_OK = "journeyprobe.config.last_reload_success_timestamp"
 # -> journeyprobe_config_last_reload_success_timestamp_seconds
 

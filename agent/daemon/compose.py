@@ -70,14 +70,20 @@ async def build_parts(config: AgentConfig, runner: Runner, journeys: Callable[[]
         alerting = AlertDispatcher.from_config(config)
         alerting.start()
         started.insert(0, ("alerting", alerting.close))
-        slo = SloService(config, store, journeys, alerting.submit, clock=clock)
+        by_agent = config.alerts.source == "agent"
+        if not by_agent and alerting.workers:
+            log.warning("alerts.source is rules: Prometheus sends the SLO alerts, so the %d alerting: "
+                        "destinations of agent.yaml get nothing from this agent", len(alerting.workers))
+        slo = SloService(config, store, journeys, alerting.submit if by_agent else None, clock=clock)
         await slo.start()
         started.insert(0, ("slo", slo.close))
     except BaseException:
         await close_all(started)
         raise
     telemetry.register_slo_gauges(slo.gauges)
-    sinks: list[ResultSink] = [telemetry.record, *([jsonl] if jsonl is not None else []), slo.observe]
+    telemetry.slo_counters.track(journeys)  # per-SLO event counters, at 0 from the start for every SLO
+    sinks: list[ResultSink] = [telemetry.record, telemetry.slo_counters.record,
+                               *([jsonl] if jsonl is not None else []), slo.observe]
     # Stop order: no more evaluations, then the senders get a few seconds to deliver, the jsonl
     # file closes, the browser goes, telemetry makes its final export, and the store flushes last.
     closers = [*started[:-2], ("browser", runner.resources.close), *started[-2:]]

@@ -99,7 +99,7 @@ class Daemon:
                       store_flush_lag_s=store.last_flush_lag_s if store else None,
                       store_pending=store.pending if store else None,
                       store_dropped=store.dropped if store else None,
-                      last_reload_ok=self.state.last_reload_ok,
+                      last_reload_ok=self.state.last_reload_ok, internal_errors=self.runner.internal_errors,
                       sinks_dropped=self.parts.dropped() if self.parts else {})
 
     def install_signal_handlers(self) -> None:

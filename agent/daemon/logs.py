@@ -1,5 +1,6 @@
 """Logging: plain text or one JSON object a line (`--log-format json`), one line per finished run.
 
+Every line goes through the process's redactor (agent.core.redaction) before it is written.
 Records are formatted and written by a thread, never on the event loop: a stderr pipe that a
 slow log collector does not drain must not stall the probes. What waits is bounded; beyond
 that, records are dropped and counted, not waited for.
@@ -8,6 +9,7 @@ that, records are dropped and counted, not waited for.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import sys
 import threading
@@ -15,7 +17,7 @@ from collections import deque
 from datetime import UTC
 from typing import IO, Any
 
-from agent.core import jsonfast
+from agent.core import redaction
 from agent.probe.result import RunResult, format_timestamp
 
 RUN_LOGGER = logging.getLogger("journeyprobe.runs")
@@ -34,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return jsonfast.dumps(entry)
+        return json.dumps(entry, default=str)
 
 
 def _utc(created: float) -> Any:
@@ -97,7 +99,7 @@ class ThreadedLogHandler(logging.Handler):
         while self._records:
             record = self._records.popleft()
             try:
-                lines.append(self.format(record))
+                lines.append(redaction.redact(self.format(record)))  # the message, the traceback, the fields
             except Exception:
                 self.handleError(record)
         if not lines:

@@ -7,13 +7,17 @@ import errno
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from agent.config.models import AgentConfig
 from agent.examples import bundled_journeys_dir
 
 log = logging.getLogger("journeyprobe")
 LISTEN_HINT = "set server.listen in agent.yaml or JOURNEYPROBE_SERVER_LISTEN (port 0 picks a free one)"
+
+
+EXIT_RESULTS_LOST = 1  # stopped, but some results could not be written to the store (docs/cli.md)
 
 
 class PortInUseError(OSError):
@@ -45,7 +49,8 @@ def ensure_free(host: str, port: int, hint: str) -> None:
 
 
 async def serve(config: AgentConfig, paths: Sequence[str] | None, *, on_ready: object = None,
-                listen_hint: str = LISTEN_HINT) -> None:
+                listen_hint: str = LISTEN_HINT) -> int:
+    """Run the daemon until SIGTERM or SIGINT; 0, or EXIT_RESULTS_LOST when results could not be stored."""
     from agent.daemon.lifecycle import Daemon
 
     host, port = config.server.host_port
@@ -64,9 +69,15 @@ async def serve(config: AgentConfig, paths: Sequence[str] | None, *, on_ready: o
         await daemon.wait_stopped()
     finally:
         await daemon.stop()
+    store = daemon.state.store
+    if store is not None and store.unwritten:
+        log.error("journeyprobe stopped: %d results could not be written to the result store %s "
+                  "(see the store's error above: a full disk?)", store.unwritten, store.path)
+        return EXIT_RESULTS_LOST
+    return 0
 
 
-async def demo(config: AgentConfig, shop_port: int) -> None:
+async def demo(config: AgentConfig, shop_port: int) -> int:
     """The demo shop and the daemon with the example journeys, together on loopback."""
     from agent.demo.shop import start_shop
 
@@ -91,15 +102,15 @@ async def demo(config: AgentConfig, shop_port: int) -> None:
               "  Ctrl-C stops.\n", flush=True)
 
     try:
-        await serve(config, [str(bundled_journeys_dir())], on_ready=announce,
-                    listen_hint="choose another with --port (0 picks a free one)")
+        return await serve(config, [str(bundled_journeys_dir())], on_ready=announce,
+                           listen_hint="choose another with --port (0 picks a free one)")
     finally:
         await shop_runner.cleanup()
 
 
-def run_forever(coro: object) -> int:
+def run_forever(coro: Coroutine[Any, Any, int]) -> int:
+    """Run `serve` or `demo`; their exit code (0 after a clean stop)."""
     try:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0

@@ -77,7 +77,7 @@ class SloService:
 
     async def status(self) -> list[dict[str, Any]]:
         """The `/api/v1/slos` list, computed now from the in-memory counts."""
-        return slo_list(await self.engine.evaluate_in_slices(), self.book.active)
+        return slo_list(await self.engine.evaluate_in_slices(), self.book.active, self.book.location)
 
     def gauges(self) -> list[GaugePoint]:
         """The SLO gauges as of the last evaluation; safe to call from any thread."""

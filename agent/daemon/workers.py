@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.trace import SpanContext, TraceFlags
 
@@ -24,7 +24,21 @@ from agent.daemon.scheduler import LATENESS_BOUNDS
 from agent.daemon.worker_link import Finished, WorkerStats, frame, read_frame
 
 if TYPE_CHECKING:
-    from agent.daemon.lifecycle import Daemon
+    from agent.config.models import AgentConfig
+    from agent.daemon.compose import Parts
+    from agent.journey.model import Journey
+    from agent.probe.result import RunResult
+    from agent.web.state import AgentState
+
+
+class Daemon(Protocol):
+    """What the pool needs of agent.daemon.lifecycle.Daemon (which imports this module)."""
+
+    config: AgentConfig
+    state: AgentState
+    parts: Parts | None
+
+    async def publish(self, result: RunResult, journey: Journey) -> None: ...
 
 log = logging.getLogger("journeyprobe.workers")
 RESTART_AFTER_S = (1.0, 30.0)

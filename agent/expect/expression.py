@@ -3,7 +3,8 @@
 Subjects: `status`, `duration` (the step's wall time in seconds), `body` (text), `json.PATH` (a
 JMESPath expression into the JSON body), `header.NAME` (found case-insensitively; a repeated header's
 values are joined with ", ") and `cert.expires_in` (days until the TLS certificate expires).
-Operators: `==` `!=` `<` `<=` `>` `>=` `in` `not in` `contains` `not contains` `matches` (re.search).
+Operators: `==` `!=` `<` `<=` `>` `>=` `in` `not in` `contains` `not contains` `matches` (a search
+with an RE2 regex: linear time, no backreferences or lookaround; see agent.expect.regex).
 Values: numbers, durations (`250ms`, `2s`, `1h30m`), 'single' or "double" quoted strings with
 backslash escapes (`\\n`, `\\t`, `\\"`, `\\uXXXX`; an unknown escape such as `\\d` is kept as written,
 for regexes), `[lists]` of values, `true`, `false` and `null`.
@@ -24,6 +25,7 @@ value such as `14d` is converted).
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import operator
@@ -37,11 +39,13 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.functions import Functions
 
+from agent.core import redaction
 from agent.core.durations import format_duration
+from agent.expect.regex import RegexError, compile_regex, search
 from agent.expect.tokens import Duration, ExpectationSyntaxError, Scanner
 
 __all__ = ["MISSING", "Duration", "Expectation", "ExpectationSyntaxError", "ResponseView", "Subject",
-           "parse", "parse_subject"]
+           "body_decoder", "parse", "parse_subject"]
 
 SHOW_LIMIT = 200  # characters of a seen value in a message
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -63,16 +67,36 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
-@dataclass(frozen=True)
 class ResponseView:
-    """What a step saw of its response."""
+    """What a step saw of its response.
 
-    status: int | None
-    duration_s: float
-    body: str
-    headers: Mapping[str, str]
-    cert_expires_in_days: float | None = None
-    _json: list[Any] = field(default_factory=list, init=False, compare=False, repr=False)
+    The body may be given as bytes: it is decoded to text on first use (by `decode`; UTF-8 with
+    replacement by default), once, and the bytes are let go then. A step whose expectations look
+    only at the status, headers, duration or certificate never pays for a text copy of its body.
+    """
+
+    __slots__ = ("_decode", "_json", "_raw", "_text", "cert_expires_in_days", "duration_s", "headers", "status")
+
+    def __init__(self, status: int | None, duration_s: float, body: str | bytes | bytearray,
+                 headers: Mapping[str, str], cert_expires_in_days: float | None = None, *,
+                 decode: Callable[[bytes | bytearray], str] | None = None) -> None:
+        self.status = status
+        self.duration_s = duration_s
+        self.headers = headers
+        self.cert_expires_in_days = cert_expires_in_days
+        self._text: str | None = body if isinstance(body, str) else None
+        self._raw: bytes | bytearray | None = None if isinstance(body, str) else body
+        self._decode = decode
+        self._json: list[Any] = []
+
+    @property
+    def body(self) -> str:
+        """The body as text (decoded now if it came as bytes)."""
+        if self._text is None:
+            raw = self._raw if self._raw is not None else b""
+            self._text = self._decode(raw) if self._decode is not None else raw.decode("utf-8", "replace")
+            self._raw = None
+        return self._text
 
     def json(self) -> Any:
         """The body parsed as JSON (once); MISSING when it is not JSON."""
@@ -88,6 +112,37 @@ class ResponseView:
         wanted = name.lower()
         values = [value for key, value in self.headers.items() if key.lower() == wanted]
         return ", ".join(values) if values else None
+
+
+def body_decoder(charset: str | None) -> tuple[Callable[[bytes | bytearray], str], str | None]:
+    """How to read a body in its declared charset (UTF-8 when none), undecodable bytes replaced.
+
+    A charset Python cannot decode with (`utf8mb4`, `binary`, `none`, a codec that is not a text
+    encoding or cannot replace) is the target's choice, not an error: the body is read as UTF-8
+    with replacement characters, and the second item is a note that says so. Nothing is decoded
+    here: ResponseView decodes on first use."""
+    if not charset:
+        return _utf8, None
+    try:
+        info = codecs.lookup(charset)
+        if not getattr(info, "_is_text_encoding", True):
+            raise LookupError(charset)
+        info.decode(b"probe \xff", "replace")  # a codec that cannot replace (idna) fails here, not later
+    except Exception:  # LookupError, UnicodeError, a name with a NUL in it
+        shown = charset if len(charset) <= 40 else charset[:39] + "…"
+        return _utf8, f"unknown charset {shown!r}: the body was read as UTF-8, undecodable bytes replaced with U+FFFD"
+    name = info.name
+
+    def decode(data: bytes | bytearray) -> str:
+        try:
+            return data.decode(name, errors="replace")
+        except Exception:  # a codec that chokes on these bytes after all: read them as UTF-8
+            return _utf8(data)
+    return decode, None
+
+
+def _utf8(data: bytes | bytearray) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 class Seen(NamedTuple):
@@ -144,7 +199,7 @@ class Expectation:
     op: str
     value: Any
     shown: str = ""  # the value as written in messages
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    pattern: Any = field(default=None, compare=False, repr=False)  # the RE2 program of `matches`
 
     def evaluate(self, view: ResponseView) -> str | None:
         """None when the expectation holds, else a message with the expected and the seen value."""
@@ -172,7 +227,7 @@ class Expectation:
         if op == "matches":
             if not (isinstance(seen, str) or _is_number(seen)) or self.pattern is None:
                 return False, f"{_type_name(seen)}, not text"
-            return self.pattern.search(str(seen)) is not None, ""
+            return search(self.pattern, str(seen)) is not None, ""
         found = _contains(seen, value)
         if found is None:
             return False, f"cannot look for {_type_name(value)} in {_type_name(seen)}"
@@ -256,7 +311,7 @@ def _function_problem(tree: Any) -> str:
     return ""
 
 
-def _checked_value(scanner: Scanner, op: str, value: Any, at: int) -> re.Pattern[str] | None:
+def _checked_value(scanner: Scanner, op: str, value: Any, at: int) -> Any:
     """Check that the value suits the operator; the compiled regex of `matches`."""
     if op in ("in", "not in") and not isinstance(value, tuple):
         raise scanner.error(f"{op!r} needs a list such as [200, 201]", at)
@@ -267,8 +322,8 @@ def _checked_value(scanner: Scanner, op: str, value: Any, at: int) -> re.Pattern
     if not isinstance(value, str):
         raise scanner.error("'matches' needs a quoted regex", at)
     try:
-        return re.compile(value)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        return compile_regex(value)
+    except RegexError as exc:
         raise scanner.error(f"invalid regex {value!r}: {exc}", at) from None
 
 
@@ -335,16 +390,17 @@ def _show_seen(kind: str, value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    """A seen value as JSON, cut to SHOW_LIMIT characters."""
+    """A seen value as JSON, cut to SHOW_LIMIT characters; secrets are redacted before the cut."""
     if isinstance(value, str):
-        if len(value) <= SHOW_LIMIT:
-            return json.dumps(value, ensure_ascii=False)
-        return json.dumps(value[:SHOW_LIMIT], ensure_ascii=False)[:-1] + f'…" ({len(value)} characters)'
+        shown, was_cut = redaction.shorten(value, SHOW_LIMIT)
+        if not was_cut:
+            return json.dumps(shown, ensure_ascii=False)
+        return json.dumps(shown, ensure_ascii=False)[:-1] + f'…" ({len(value)} characters)'
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, TypeError, RecursionError):
         text = f"<{_type_name(value)} too deeply nested to show>"
-    return text if len(text) <= SHOW_LIMIT else text[:SHOW_LIMIT] + "…"
+    return redaction.cut(text, SHOW_LIMIT)
 
 
 def _seconds(seconds: float) -> str:
@@ -359,5 +415,6 @@ def _seconds(seconds: float) -> str:
 def _not_json(body: str) -> str:
     if not body.strip():
         return "body is empty, not JSON"
-    shown = repr(body[:40])
-    return f"body is not JSON: {shown[:-1] + '…' + shown[-1] if len(body) > 40 else shown}"
+    start, was_cut = redaction.shorten(body, 40)
+    shown = repr(start)
+    return f"body is not JSON: {shown[:-1] + '…' + shown[-1] if was_cut else shown}"

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from agent.journey.input_file import InputFileError, max_file_bytes, read_input_file
 from agent.journey.model import Journey
 from agent.journey.problems import Problem, YamlPath, _at, _show, translate
 
@@ -40,7 +41,7 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
 
 def load_journey_file(path: Path) -> Journey:
     """One journey from one file; LoadError lists all that is wrong with it."""
-    journey, problems = _load(path)
+    journey, problems = _load(path, _file_cap())
     if problems or journey is None:
         raise LoadError(problems)
     return journey
@@ -48,11 +49,12 @@ def load_journey_file(path: Path) -> Journey:
 
 def load_journeys(paths: Sequence[str]) -> list[Journey]:
     """Every journey under the paths; LoadError lists all problems of all files."""
+    limit = _file_cap()
     files, problems = _expand(paths)
     journeys: list[Journey] = []
     name_lines: dict[str, int] = {}
     for path in files:
-        journey, found = _load(path, name_lines)
+        journey, found = _load(path, limit, name_lines)
         problems.extend(found)
         if journey is not None:
             journeys.append(journey)
@@ -67,10 +69,17 @@ def load_journeys(paths: Sequence[str]) -> list[Journey]:
 def key_lines(path: str) -> dict[YamlPath, int]:
     """The line of each key and list item of a journey file, by key path ({} if it does not read)."""
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        text = read_input_file(Path(path), max_file_bytes()).decode("utf-8-sig")
+    except (InputFileError, UnicodeDecodeError):
         return {}
     return _parse(path, text)[1]
+
+
+def _file_cap() -> int:
+    try:
+        return max_file_bytes()
+    except InputFileError as exc:
+        raise LoadError([Problem("environment", 0, str(exc))]) from None
 
 
 def _expand(paths: Sequence[str]) -> tuple[list[Path], list[Problem]]:
@@ -80,13 +89,14 @@ def _expand(paths: Sequence[str]) -> tuple[list[Path], list[Problem]]:
     for text in paths:
         path = Path(text)
         if path.is_dir():
+            # not only regular files: a FIFO or a device named *.yaml is refused by name, not skipped
             matches = sorted(p for p in path.iterdir()
-                             if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file())
+                             if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and not p.is_dir())
             reason = "no .yaml or .yml files in this directory"
         elif path.exists():
             matches, reason = [path], ""
         elif any(char in text for char in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if not Path(m).is_dir())
             reason = "no file matches this pattern"
         else:
             matches, reason = [], "no such file or directory"
@@ -112,12 +122,13 @@ def _duplicate_names(journeys: list[Journey], name_lines: dict[str, int]) -> lis
     return problems
 
 
-def _load(path: Path, name_lines: dict[str, int] | None = None) -> tuple[Journey | None, list[Problem]]:
+def _load(path: Path, limit: int,
+          name_lines: dict[str, int] | None = None) -> tuple[Journey | None, list[Problem]]:
     file = str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem(file, 0, f"cannot read the file: {exc.strerror or exc}")]
+        raw = read_input_file(path, limit)
+    except InputFileError as exc:
+        return None, [Problem(file, 0, str(exc))]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -195,7 +206,8 @@ def _parse(file: str, text: str) -> tuple[Any, dict[YamlPath, int], list[Problem
         line = text[:exc.position].count("\n") + 1
         return None, {}, [Problem(file, line, f"invalid YAML: character #x{exc.character:04x} not allowed")]
     except (_TooLarge, RecursionError):
-        return None, {}, [Problem(file, 0, "too large or too deeply nested (an alias that expands too far?)")]
+        return None, {}, [Problem(file, 0, f"too large or too deeply nested: more than {MAX_NODES} YAML nodes "
+                                  "once aliases are expanded, or nesting too deep (an alias that expands too far?)")]
     finally:
         if loader is not None:
             loader.dispose()

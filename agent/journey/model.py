@@ -63,9 +63,11 @@ def _subject_syntax(text: str) -> str:
 
 
 def _regex_syntax(text: str) -> str:
+    from agent.expect.regex import RegexError, compile_regex
+
     try:
-        re.compile(text)
-    except re.error as exc:
+        compile_regex(text)
+    except RegexError as exc:
         raise ValueError(f"invalid regex {text!r}: {exc}") from None
     return text
 
@@ -157,7 +159,16 @@ class LatencyIndicator(Strict):
 
 class SloAlerting(Strict):
     min_runs: int = Field(default=0, ge=0, description="runs needed in the short window to alert")
+    min_events: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        default="auto", description="events the long window of a pair needs before that pair alerts; auto: "
+        "enough that one failed run alone cannot fire it (at most 90% of the runs the window holds)")
     renotify: Duration = Field(default=4 * 3600, gt=0)
+
+
+class SloLocations(Strict):
+    min_failing: int = Field(
+        default=1, ge=1, le=100, description="locations that must fail together before a run interval "
+        "counts as bad for alerting (judged across the fleet by the Prometheus rules)")
 
 
 class Slo(Strict):
@@ -168,6 +179,7 @@ class Slo(Strict):
     owner: str = Field(min_length=1, description="who in the business owns this SLO")
     description: str = ""
     alerting: SloAlerting = SloAlerting()
+    locations: SloLocations = SloLocations()
 
     @field_validator("owner")
     @classmethod

@@ -1,20 +1,24 @@
-"""Variables, `env.` and `secret.` lookups, Jinja2 sandboxed rendering, and redaction of secrets."""
+"""Variables, `env.` and `secret.` lookups, Jinja2 sandboxed rendering; the secrets a run reveals.
+
+Redaction itself lives in `agent.core.redaction`: every secret a run reveals is registered there
+the moment it is read, so whatever any output shows afterwards can be redacted.
+"""
 
 from __future__ import annotations
 
-import html
-import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-REDACTED = "[REDACTED]"
+from agent.core import redaction
+from agent.core.redaction import REDACTED, Redactor
+
+__all__ = ["REDACTED", "Redactor", "TemplateRenderError", "Variables", "has_template", "render", "render_value"]
 
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
                                      keep_trailing_newline=True)
@@ -123,7 +127,7 @@ class Variables:
                 raise TemplateRenderError(f"variable {name!r}: {exc}") from None
             self.values[name] = value
             if _SECRET_REFERENCE.search(template):
-                self.secrets.add(value)
+                self._add_secret(value)
             self._collect()
         for name, value in overrides.items():
             self.values[name] = value
@@ -143,9 +147,22 @@ class Variables:
         finally:
             self._collect()
 
+    def basic_auth(self, username: str, password: str) -> tuple[str, str]:
+        """Render a basic-auth pair; when either part is secret, `user:password` is one too (its base64)."""
+        user, word = self.render(username), self.render(password)
+        if self.secrets and self.redactor.text(user + "\n" + word) != user + "\n" + word:
+            self._add_secret(f"{user}:{word}")
+        return user, word
+
+    def _add_secret(self, value: str) -> None:
+        if value and value not in self.secrets:
+            self.secrets.add(value)
+            redaction.register(value)
+
     def _collect(self) -> None:
         if self._revealed:
-            self.secrets.update(self._revealed)
+            for value in self._revealed:
+                self._add_secret(value)
             self._revealed.clear()
 
     def public(self) -> dict[str, Any]:
@@ -154,39 +171,5 @@ class Variables:
 
     @property
     def redactor(self) -> Redactor:
-        return Redactor(self.secrets)
-
-
-class Redactor:
-    """Replaces every secret value, and its URL-, JSON- and HTML-escaped forms, by [REDACTED]."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        forms: set[str] = set()
-        for secret in secrets:
-            if not secret:
-                continue
-            forms.update({secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret),
-                          json.dumps(secret)[1:-1]})
-        ordered = sorted((f for f in forms if f), key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(f) for f in ordered)) if ordered else None
-
-    def __bool__(self) -> bool:
-        return self._pattern is not None
-
-    def text(self, value: str) -> str:
-        return self._pattern.sub(REDACTED, value) if self._pattern else value
-
-    def optional(self, value: str | None) -> str | None:
-        return None if value is None else self.text(value)
-
-    def deep(self, value: Any) -> Any:
-        """Redact every string inside a JSON-like value."""
-        if self._pattern is None:
-            return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self.deep(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return type(value)(self.deep(v) for v in value)
-        return value
+        """The process's redactor, which knows this run's secrets (and every other run's)."""
+        return redaction.register(*self.secrets)

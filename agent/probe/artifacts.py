@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.core.redaction import Redactor
+
 DEFAULT_MAX_AGE_S = 7 * 86400
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+SCAN_MAX_BYTES = 256 * 1024 * 1024  # an artifact with more than this to read is dropped, not kept unread
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,50 @@ def run_folder(root: Path, journey: str, trace_id: str, started: datetime | None
     """`<root>/<journey>/<UTC timestamp>-<trace id>`: one folder per run, sorted by time."""
     moment = (started or datetime.now(UTC)).astimezone(UTC)
     return root / slug(journey) / f"{moment.strftime('%Y%m%dT%H%M%S')}Z-{trace_id}"
+
+
+def drop_secret_holders(paths: Sequence[str], redactor: Redactor) -> list[str]:
+    """The artifacts that hold no secret; the others are deleted (a trace archive is read member by member).
+
+    A failure screenshot masks the fields a secret was typed into, and a trace is dropped as soon as
+    an action types or sends one; this catches what a page shows on its own (a secret an earlier step
+    sent and the target echoes). Blocking: call it in a thread."""
+    if not redactor:
+        return list(paths)
+    kept = []
+    for path in paths:
+        try:
+            clean = not any(redactor.holds(text) for text in _texts(Path(path)))
+        except (OSError, zipfile.BadZipFile, _TooLarge) as exc:
+            clean = False
+            log.info("artifact %s could not be checked for secrets (%s); dropped", path, exc)
+        if clean:
+            kept.append(path)
+            continue
+        log.info("artifact %s dropped: it holds a secret", path)
+        _unlink(Path(path))
+    return kept
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _texts(path: Path) -> Iterator[str]:
+    """The file's bytes as text; a zip archive's members one by one."""
+    budget = SCAN_MAX_BYTES
+    if not zipfile.is_zipfile(path):
+        if path.stat().st_size > budget:
+            raise _TooLarge(f"{path.stat().st_size} bytes")
+        yield path.read_bytes().decode("utf-8", "replace")
+        return
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            budget -= member.file_size
+            if budget < 0:
+                raise _TooLarge("more than 256 MiB unpacked")
+            with archive.open(member) as handle:
+                yield handle.read(member.file_size + 1).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True, slots=True)

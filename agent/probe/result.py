@@ -72,6 +72,7 @@ class StepResult:
     artifacts: tuple[str, ...] = ()
     vitals: tuple[dict[str, Any], ...] = ()
     agent_side: bool = False
+    notes: tuple[str, ...] = ()  # what the step had to work around (an unknown charset, say)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -93,6 +94,8 @@ class StepResult:
             out["vitals"] = list(self.vitals)
         if self.agent_side:
             out["agent_side"] = True
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 
@@ -171,6 +174,7 @@ class RunResult:
                 phases=Phases(**s["phases"]) if s.get("phases") else None,
                 actions=tuple(s.get("actions", ())), artifacts=tuple(s.get("artifacts", ())),
                 vitals=tuple(s.get("vitals", ())), agent_side=s.get("agent_side", False),
+                notes=tuple(s.get("notes", ())),
             )
             for s in data.get("steps", ())
         )

@@ -12,13 +12,18 @@ from typing import Protocol
 
 from agent.journey.env_refs import EnvReference, missing_environment
 from agent.journey.model import Journey, Step
-from agent.journey.variables import Redactor, TemplateRenderError, Variables
+from agent.journey.variables import TemplateRenderError, Variables
 from agent.probe.context import ProbeResources, ProbeSettings, RequestObserver, RunContext, StepError
 from agent.probe.executors import executor_for
+from agent.probe.faults import exception_text
 from agent.probe.result import AttemptSummary, ErrorType, Outcome, RunResult, StepResult
 from agent.probe.trace_context import new_trace_id
 
 log = logging.getLogger("journeyprobe.runner")
+BACKSTOP_S = {"browser": 1.0}
+"""Step kinds that end their own waits before the step's limit, to say which action timed out and keep
+a failure screenshot: the runner's timeout is only their backstop, this much later (a loaded host can
+make the browser overrun its own deadline by a little)."""
 NOT_RETRIED = (ErrorType.CANCELLED, ErrorType.MISSING_ENV)  # another attempt ends the same way
 
 
@@ -29,7 +34,8 @@ class RunObserver(Protocol):
                     variables: Variables) -> tuple[str, RequestObserver | None]:
         """Begin the run's span; return its trace id and the per-request observer.
 
-        `variables.redactor` removes the run's secrets from whatever the observer records."""
+        `variables.redactor` removes the run's secrets from whatever the observer records (the step
+        results it is given are not redacted yet; `run_finished` gets the redacted result)."""
         ...
 
     def step_started(self, step: Step) -> str | None: ...
@@ -49,6 +55,7 @@ class Runner:
         self.overrides = dict(overrides or {})
         self.observer_factory = observer_factory
         self.resources = ProbeResources()
+        self.internal_errors = 0  # steps the agent itself failed (journeyprobe.internal_errors)
 
     async def run(self, journey: Journey) -> RunResult:
         """Run the journey, retrying a failed run as `retry` says; earlier attempts stay in the result."""
@@ -82,8 +89,6 @@ class Runner:
             steps, cancelled = await self._steps(journey, ctx, observer)
         finally:
             await asyncio.shield(ctx.aclose())
-        redactor = ctx.variables.redactor
-        steps = [_redacted(s, redactor) for s in steps]
         failed = next((s for s in steps if s.outcome is not Outcome.SUCCESS), None)
         result = RunResult(
             journey=journey.name,
@@ -98,6 +103,7 @@ class Runner:
             agent_side=bool(failed and failed.agent_side),
             labels=dict(journey.labels),
         )
+        result = ctx.variables.redactor.deep(result)  # the one place a result is redacted: outputs take it so
         if observer:
             observer.run_finished(result)
         return result
@@ -147,7 +153,7 @@ class Runner:
         by_deadline = step.step_timeout is None or step.step_timeout >= remaining
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(limit + BACKSTOP_S.get(step.kind, 0.0)):
                 return await executor_for(step.kind)(step, ctx)
         except TimeoutError:
             what = (f"the journey's deadline ({ctx.journey.timeout:g}s) passed" if by_deadline
@@ -159,10 +165,11 @@ class Runner:
                               error=str(exc), error_type=exc.error_type, agent_side=exc.agent_side)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # a fault of the agent itself: executors classify what the target caused
+            self.internal_errors += 1
             log.exception("step %r of journey %r failed inside the agent", step.name, ctx.journey.name)
             return StepResult(step.name, Outcome.ERROR, time.perf_counter() - started, kind=step.kind,
-                              error=f"internal error: {type(exc).__name__}: {exc}",
+                              error=f"internal error: {exception_text(exc)}",
                               error_type=ErrorType.INTERNAL, agent_side=True)
 
 
@@ -175,10 +182,3 @@ def missing_message(missing: list[EnvReference]) -> str:
 def _skipped(steps: list[Step]) -> list[StepResult]:
     return [StepResult(s.name, Outcome.SKIPPED, kind=s.kind) for s in steps]
 
-
-def _redacted(step: StepResult, redactor: Redactor) -> StepResult:
-    if not redactor:
-        return step
-    return replace(step, error=redactor.optional(step.error),
-                   expectations=tuple(redactor.text(e) for e in step.expectations),
-                   actions=tuple(redactor.deep(a) for a in step.actions))

@@ -22,8 +22,10 @@ from typing import Any
 
 import aiohttp
 
+from agent.core import redaction
 from agent.journey.model import Step
 from agent.journey.variables import Variables
+from agent.probe.artifacts import drop_secret_holders
 from agent.probe.browser.run import BrowserRun, current_run, open_run
 from agent.probe.context import RunContext, StepError
 from agent.probe.http.session import run_session
@@ -169,7 +171,8 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
         if events:
             record["page_errors"] = events
         if outcome is not Outcome.SUCCESS:
-            artifacts = await run.capture_failure(step.name, step_end)
+            captured = await run.capture_failure(step.name, step_end)
+            artifacts = await asyncio.to_thread(drop_secret_holders, captured, ctx.variables.redactor)
     if message:
         record["error"] = message
     redactor = ctx.variables.redactor
@@ -179,7 +182,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
 
 
 def _classify(reference: str, exc: Exception) -> tuple[Outcome, ErrorType, str]:
-    text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+    text = redaction.cut(str(exc).strip().splitlines()[0], 500) if str(exc).strip() else ""
     described = f"{reference}: {type(exc).__name__}" + (f": {text}" if text else "")
     if _playwright_timeout(exc):
         return Outcome.TIMEOUT, ErrorType.TIMEOUT, described

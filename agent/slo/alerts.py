@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from agent.journey.model import Slo
 from agent.slo.engine import SloReport, WindowStats
-from agent.slo.math import SEVERITIES, AlertPair, alert_pairs
-from agent.slo.wording import firing_summary, resolved_summary, slo_description
+from agent.slo.math import SEVERITIES, AlertPair, alert_pairs, min_events
+from agent.slo.wording import firing_summary, quorum_text, resolved_summary, slo_description, too_few_text
 
 log = logging.getLogger("journeyprobe.slo")
 
@@ -80,21 +80,31 @@ class AlertState:
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """Whether an SLO should alert at a severity: True, False, or None (too little data to say)."""
+    """Whether an SLO should alert at a severity: True, False, or None (no events to say).
+
+    `reason` says why the agent did not judge at all: too few events in every pair's long
+    window (a young SLO), or a location quorum that one agent cannot see.
+    """
 
     decision: bool | None
     pair: AlertPair | None = None
     long: WindowStats | None = None
     short: WindowStats | None = None
+    reason: str = ""
 
 
-def assess(report: SloReport, severity: str) -> Assessment:
-    """Both windows of a pair above its threshold, with at least `min_runs` events in the short one."""
-    pairs = [p for p in alert_pairs(report.slo.window) if p.severity == severity]
-    min_runs = report.slo.alerting.min_runs
+def assess(report: SloReport, severity: str, location: str = "") -> Assessment:
+    """Both windows of a pair above its threshold, with at least `min_runs` events in the short
+    window and `min_events` in the long one (so that a young SLO's first failure does not fire)."""
+    slo = report.slo
+    pairs = [p for p in alert_pairs(slo.window) if p.severity == severity]
+    if slo.locations.min_failing > 1:
+        return Assessment(False, reason=quorum_text(slo.locations.min_failing, location))
+    min_runs = slo.alerting.min_runs
     best: Assessment | None = None
     best_ratio = 0.0
-    any_data = False
+    any_data = judged = False
+    thin = ""
     for pair in pairs:
         long, short = report.windows[pair.long], report.windows[pair.short]
         if short.counts.total > 0:
@@ -103,6 +113,13 @@ def assess(report: SloReport, severity: str) -> Assessment:
             continue
         if short.counts.total < max(1, min_runs):
             continue
+        needed = min_events(pair, slo.objective, report.interval_s, slo.alerting.min_events)
+        if long.counts.total < needed:
+            if not thin:
+                so_far = report.young and report.data_s <= pair.long_s
+                thin = too_few_text(long.counts.total, so_far, needed, severity, pair.long)
+            continue
+        judged = True
         if long.burn_rate > pair.threshold and short.burn_rate > pair.threshold:
             ratio = long.burn_rate / pair.threshold
             if best is None or ratio > best_ratio:
@@ -113,7 +130,18 @@ def assess(report: SloReport, severity: str) -> Assessment:
         return Assessment(None)
     first = pairs[0] if pairs else None
     return Assessment(False, first, report.windows[first.long] if first else None,
-                      report.windows[first.short] if first else None)
+                      report.windows[first.short] if first else None, "" if judged else thin)
+
+
+def judgement(report: SloReport, location: str = "") -> str | None:
+    """Why the agent does not judge this SLO now (the page's reason first), or None when it does."""
+    if not report.loaded:
+        return None
+    for severity in SEVERITIES:
+        reason = assess(report, severity, location).reason
+        if reason:
+            return reason
+    return None
 
 
 def renotify_after(slo: Slo, default: float) -> float:
@@ -193,7 +221,7 @@ class AlertBook:
     # -- internals -------------------------------------------------------------------------
     async def _step(self, report: SloReport, severity: str, now: float) -> Notification | None:
         st = self.state(report.key, severity)
-        verdict = assess(report, severity)
+        verdict = assess(report, severity, self.location)
         if verdict.decision is True:
             details = self._details(report, verdict, now)
             if st.state != FIRING:
@@ -222,7 +250,7 @@ class AlertBook:
     def _details(self, report: SloReport, verdict: Assessment, now: float) -> dict[str, Any]:
         pair, long = verdict.pair, verdict.long
         burn = long.burn_rate if long else None
-        summary = firing_summary(report.slo, burn, pair.long, pair.long_s) \
+        summary = firing_summary(report.slo, burn, pair.long, pair.long_s, report.data_s) \
             if verdict.decision and pair and burn is not None else ""
         return {"journey": report.journey, "slo_name": report.slo.name, "summary": summary,
                 "burn_rate": burn, "short_burn_rate": verdict.short.burn_rate if verdict.short else None,

@@ -86,6 +86,18 @@ class SloReport:
     overall: WindowStats  # over the SLO's own window
     windows: dict[str, WindowStats] = field(default_factory=dict)  # BURN_WINDOWS
     budget_remaining: float | None = None
+    interval_s: float = 60.0  # the journey's run interval
+    data_since: float | None = None  # start of the first minute with runs, within the SLO window
+    young: bool = False  # the data starts after the SLO window does: the numbers cover `data_s` only
+
+    @property
+    def data_s(self) -> float:
+        """Seconds of data the SLO window holds: the whole window, or from its first run to now."""
+        if self.data_since is None:
+            return 0.0
+        if not self.young:
+            return self.slo.window
+        return min(self.slo.window, max(60.0, self.evaluated_at - self.data_since))
 
     @property
     def sli(self) -> float | None:
@@ -117,12 +129,21 @@ class SloTracker:
         self.settled = 0  # minutes up to here hold the store's committed counts
         self.commit_margin_s = commit_margin_s
         self.run_span_s = 0.0
+        self.interval_s = journey.interval
+        self.first_minute: int | None = None  # the oldest minute with runs seen (store or observed)
         self.update(journey, slo)
 
     def update(self, journey: Journey, slo: Slo) -> None:
         """Take a changed definition that keeps the same window (objective, owner, timing)."""
         self.slo = slo
         self.run_span_s = journey.retry.attempts * (journey.timeout + journey.retry.delay)
+        self.interval_s = journey.interval
+
+    def saw(self, rows: Iterable[Row]) -> None:
+        """Note the oldest minute with runs among store rows (hourly rows are keyed by their first minute)."""
+        first = min((m for m, _, t, x in rows if t or x), default=None)
+        if first is not None and (self.first_minute is None or first < self.first_minute):
+            self.first_minute = first
 
     @property
     def loaded(self) -> bool:
@@ -135,6 +156,8 @@ class SloTracker:
     def observe(self, minute: int, verdict: bool | None) -> None:
         if self.series is None:
             return  # the history load will bring it from the store
+        if self.first_minute is None or minute < self.first_minute:
+            self.first_minute = minute
         if verdict is None:
             self.series.add(minute, 0, 0, 1)
         else:
@@ -145,15 +168,20 @@ class SloTracker:
         if self.series is None:
             empty = _stats("slo", self.slo.window, Counts(), objective)
             return SloReport(self.key, self.journey_name, self.slo, now, False, empty,
-                             {n: _stats(n, s, Counts(), objective) for n, s in BURN_WINDOWS.items()})
+                             {n: _stats(n, s, Counts(), objective) for n, s in BURN_WINDOWS.items()},
+                             interval_s=self.interval_s)
         head = minute_of(now)
         series = self.series
         series.advance(head)
         overall = _stats("slo", self.slo.window, series.window(minutes_of(self.slo.window), head), objective)
         windows = {name: _stats(name, seconds, series.window(minutes_of(seconds), head), objective)
                    for name, seconds in BURN_WINDOWS.items()}
+        since, young = None, False
+        if self.first_minute is not None:
+            start = head - minutes_of(self.slo.window) + 1
+            since, young = 60.0 * max(self.first_minute, start), self.first_minute > start
         return SloReport(self.key, self.journey_name, self.slo, now, True, overall, windows,
-                         error_budget_remaining(overall.sli, objective))
+                         error_budget_remaining(overall.sli, objective), self.interval_s, since, young)
 
 
 class SloEngine:
@@ -286,6 +314,8 @@ class SloEngine:
             if self.trackers.get(tracker.key) is not tracker or tracker.series is not None:
                 continue  # replaced or removed meanwhile
             series.load(results[a:b])
+            for rows in results[a:b]:
+                tracker.saw(rows)
             tracker.series = series
             tracker.settled = tracker.settled_until(now)
 
@@ -310,6 +340,7 @@ class SloEngine:
                 continue
             assert tracker.series is not None
             tracker.series.assign(start, settled, {m: (g, t, x) for m, g, t, x in rows})
+            tracker.saw(rows)
             tracker.settled = settled
 
     async def _read_edges(self, trackers: Sequence[SloTracker], now: float) -> None:

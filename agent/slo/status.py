@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from agent.core.durations import format_duration
+from agent.slo.alerts import judgement
 from agent.slo.engine import SloReport
-from agent.slo.math import alert_pairs
+from agent.slo.math import alert_pairs, min_events
 from agent.slo.wording import indicator_json
 
 GaugePoint = tuple[str, dict[str, str], float]
@@ -17,7 +18,7 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def slo_entry(report: SloReport, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+def slo_entry(report: SloReport, alerts: list[dict[str, Any]], location: str = "") -> dict[str, Any]:
     """One element of `/api/v1/slos` (docs/interfaces.md), plus a few extras after `alerts`."""
     slo = report.slo
     return {
@@ -43,15 +44,22 @@ def slo_entry(report: SloReport, alerts: list[dict[str, Any]]) -> dict[str, Any]
                            "excluded": w.counts.excluded} for name, w in report.windows.items()},
         "min_runs": slo.alerting.min_runs,
         "thresholds": [{"severity": p.severity, "long": p.long, "short": p.short,
-                        "threshold": round(p.threshold, 4)} for p in alert_pairs(slo.window)],
+                        "threshold": round(p.threshold, 4),
+                        "min_events": min_events(p, slo.objective, report.interval_s, slo.alerting.min_events)}
+                       for p in alert_pairs(slo.window)],
+        "data_since": report.data_since,
+        "data_s": report.data_s,
+        "judgement": judgement(report, location),
+        "min_failing_locations": slo.locations.min_failing,
     }
 
 
 def slo_list(reports: Iterable[SloReport],
-             alerts_of: Callable[[str], list[dict[str, Any]]] = lambda key: []) -> list[dict[str, Any]]:
+             alerts_of: Callable[[str], list[dict[str, Any]]] = lambda key: [],
+             location: str = "") -> list[dict[str, Any]]:
     """The `/api/v1/slos` list, ordered by journey and SLO name."""
     ordered = sorted(reports, key=lambda r: (r.journey, r.slo.name))
-    return [slo_entry(r, alerts_of(r.key)) for r in ordered]
+    return [slo_entry(r, alerts_of(r.key), location) for r in ordered]
 
 
 def gauge_points(reports: Iterable[SloReport]) -> list[GaugePoint]:

@@ -78,17 +78,71 @@ def indicator_json(slo: Slo) -> str | dict[str, float]:
     return "success"
 
 
-def firing_summary(slo: Slo, burn: float, long_window: str, long_s: float) -> str:
-    """Checkout success is burning its error budget 14.9x faster than sustainable: ..."""
-    consumed = burn * long_s / slo.window
+def span_text(seconds: float) -> str:
+    """A span of data in the unit a person thinks in, rounded down (never more data than there is):
+    1 minute, 4 minutes, 5 hours, 27 days."""
+    minutes = max(1, int(seconds // 60))
+    if minutes < 120:
+        value, unit = minutes, "minute"
+    elif minutes < 48 * 60:
+        value, unit = minutes // 60, "hour"
+    else:
+        value, unit = minutes // 1440, "day"
+    return f"{value} {unit}" + ("s" if value != 1 else "")
+
+
+def data_phrase(data_s: float, window_s: float, window: str | None = None) -> str:
+    """Where numbers come from: `the last hour` (the window is full of data) or `the 4 minutes of data
+    so far` (the agent has less data than the window)."""
+    if 0 < data_s < window_s:
+        return f"the {span_text(data_s)} of data so far"
+    return window_phrase(window) if window else f"the last {format_duration(window_s)}"
+
+
+def overspent_text(remaining: float) -> str:
+    """A budget used more than once: -81.9 -> spent, 82x over (rather than -8190%)."""
+    if remaining >= 0:
+        return "spent"
+    over = -remaining
+    return f"spent, {over:.0f}x over" if over >= 10 else f"spent, {over:.1f}x over"
+
+
+def budget_left_text(remaining: float | None) -> str:
+    """63% left / spent, 82x over / n/a."""
+    if remaining is None:
+        return "n/a"
+    return f"{percent(remaining)} left" if remaining > 0 else overspent_text(remaining)
+
+
+def too_few_text(events: int, so_far: bool, needed: int, severity: str, long_window: str) -> str:
+    """3 runs so far: too few to judge (paging needs 15 in the last hour)."""
+    runs = f"{events} run{'s' if events != 1 else ''}"
+    where = "so far" if so_far else f"in {window_phrase(long_window)}"
+    what = "paging" if severity == "page" else "a ticket"
+    return f"{runs} {where}: too few to judge ({what} needs {needed} in {window_phrase(long_window)})"
+
+
+def quorum_text(min_failing: int, location: str = "") -> str:
+    """Why one agent does not judge an SLO that needs several failing locations."""
+    seen = f" (this agent sees {location} only)" if location else " (one agent sees one location)"
+    return (f"alerts only when at least {min_failing} locations fail together: judged across the fleet "
+            f"by the Prometheus rules{seen}")
+
+
+def firing_summary(slo: Slo, burn: float, long_window: str, long_s: float, data_s: float | None = None) -> str:
+    """Checkout success is burning its error budget 14.9x faster than sustainable: ...
+
+    With less data than the long window (`data_s`), the budget gone is what that data burnt."""
+    span = min(long_s, data_s) if data_s else long_s
+    consumed = burn * span / slo.window
     return (f"{display_name(slo.name)} is burning its error budget {rate_text(burn)} faster than "
             f"sustainable: {percent(consumed)} of the {window_adjective(slo.window)} budget gone in "
-            f"{window_phrase(long_window)}")
+            f"{data_phrase(span, long_s, long_window)}")
 
 
 def resolved_summary(slo: Slo, burn: float | None, long_window: str | None,
                      budget_remaining: float | None) -> str:
-    tail = f"; {percent(budget_remaining)} of the {window_adjective(slo.window)} budget left" \
+    tail = f"; {window_adjective(slo.window)} budget {budget_left_text(budget_remaining)}" \
         if budget_remaining is not None else ""
     now = f" ({long_window} burn rate {rate_text(burn)})" if long_window and burn is not None else ""
     return f"{display_name(slo.name)} is no longer burning its error budget fast{now}{tail}"

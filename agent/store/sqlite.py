@@ -38,6 +38,7 @@ from agent.store import schema as store_schema
 from agent.store.queries import ReportQueries
 from agent.store.rows import BatchItem, run_row, write_batch
 from agent.store.schema import StoreError, StoreVersionError
+from agent.store.watch import WatchedFile
 
 __all__ = ["Store", "StoreError", "StoreVersionError"]
 
@@ -80,8 +81,12 @@ def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-class Store(ReportQueries):
-    """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`."""
+class Store(ReportQueries, WatchedFile):
+    """Runs, per-minute SLO counts and alert state in one SQLite file. Create with `Store.open`.
+
+    The file is watched (agent/store/watch.py): deleted or replaced while open, it is reopened at
+    its path, and no batch goes to a file that is no longer there; `problem()` says why not meanwhile.
+    """
 
     def __init__(self, path: str, *, retention_s: float, batch_size: int, flush_interval: float,
                  max_queue: int, run_retention_s: float | None = None, clock: Clock = system_clock) -> None:
@@ -98,6 +103,7 @@ class Store(ReportQueries):
         self.dropped = 0
         self.batches = 0
         self.write_errors = 0
+        self.unwritten = 0  # results left unwritten when the store closed
         self.last_flush_lag_s = 0.0
         self._queue: deque[BatchItem] = deque()
         self._in_flight = 0
@@ -112,6 +118,7 @@ class Store(ReportQueries):
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._next_prune = time.monotonic() + _PRUNE_EVERY_S
+        self._start_watch()
 
     @classmethod
     async def open(cls, path: str | Path, *, retention_s: float = 35 * 86400, batch_size: int = 200,
@@ -177,19 +184,28 @@ class Store(ReportQueries):
         await asyncio.shield(self._drain())
 
     async def close(self) -> None:
-        """Flush, stop the writer, close the connections. Idempotent."""
+        """Flush, stop the writer, close the connections. Idempotent.
+
+        A last batch that cannot be written (disk full, file gone) does not raise: the results
+        left are counted in `unwritten` and logged in one line."""
         if self._closed:
             return
         self._closed = True
         self._stop.set()
         self._wake.set()
+        why = ""
         try:
             if self._writer is not None:
                 await self._writer
             await self._drain()
+        except (sqlite3.Error, OSError) as exc:
+            self.write_errors += 1
+            why = f": {exc}"
         finally:
+            self.unwritten = len(self._queue)
             if self._queue:
-                log.error("result store %s closed with %d results not written", self.path, len(self._queue))
+                log.error("result store %s closed with %d results not written%s", self.path, self.unwritten,
+                          why or f" ({self.problem()})" if self.problem() else why)
             await self._shutdown()
 
     async def prune(self, now: float | None = None) -> int:
@@ -202,7 +218,10 @@ class Store(ReportQueries):
         cutoff, run_cutoff = now - self.retention_s, now - self.run_retention_s
         if run_cutoff == float("-inf"):  # retention_s=inf: keep everything
             return 0
-        deleted = await self._on_writer(self._prune_sync, cutoff, run_cutoff)
+        async with self._lock:
+            if not await self._file_ok():
+                return 0
+            deleted = await self._on_writer(self._prune_sync, cutoff, run_cutoff)
         if deleted:
             log.info("result store %s: pruned %d runs older than retention", self.path, deleted)
         return deleted
@@ -212,7 +231,10 @@ class Store(ReportQueries):
         """Write an alert's state now (not batched), so it does not re-fire after a restart."""
         self._check_open()
         row = (slo, severity, state, since, last_notified, json.dumps(dict(details), default=str))
-        await self._on_writer(self._put_alert_sync, row)
+        async with self._lock:
+            if not await self._file_ok():
+                raise StoreError(self.problem() or f"{self.path}: the store cannot be written")
+            await self._on_writer(self._put_alert_sync, row)
 
     async def _write_loop(self) -> None:
         failures = 0
@@ -228,16 +250,23 @@ class Store(ReportQueries):
                     self._next_prune = time.monotonic() + _PRUNE_EVERY_S
                     await self._prune()
                 failures = 0
-            except Exception:
+            except Exception as exc:
                 failures += 1
                 self.write_errors += 1
-                log.exception("result store %s: write failed (%d pending); retrying", self.path, self.pending)
+                if isinstance(exc, (sqlite3.OperationalError, OSError)):  # the disk, not a bug: no traceback
+                    log.error("result store %s: write failed (%s; %d pending); retrying", self.path, exc,
+                              self.pending)
+                else:
+                    log.exception("result store %s: write failed (%d pending); retrying", self.path, self.pending)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), min(30.0, 0.5 * 2 ** min(failures, 6)))
 
+    def _pending_count(self) -> int:
+        return self.pending
+
     async def _drain(self) -> None:
         async with self._lock:
-            while self._queue:
+            while await self._file_ok() and self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.batch_size))]
                 self._in_flight = len(batch)
                 try:
@@ -316,15 +345,20 @@ class Store(ReportQueries):
         return await self._on_reader(self._query_sync, sql, params)
 
     def _query_sync(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        assert self._rconn is not None
+        if self._rconn is None:
+            raise StoreError(self.problem() or f"{self.path}: the store is not open")
         return self._rconn.execute(sql, params).fetchall()
 
     def _open_writer(self) -> None:
         try:
             self._wconn = _connect(self.path)
             store_schema.migrate(self._wconn, self.path)
+            self._remember_file()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the result store: {exc}") from exc
+
+    def _open_reader(self) -> sqlite3.Connection:
+        return _connect(self.path, readonly=True)
 
     def _write_sync(self, batch: list[BatchItem]) -> float:
         """Commit one batch; returns the age of its oldest result at commit."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.web.app_keys import LOGIN_PAGE_KEY, STATE_KEY
+from agent.web.credentials import token_matches
 from agent.web.state import AgentState
 from agent.web.status_page.views import add_routes
 
@@ -21,7 +21,8 @@ METRICS_CACHE_S = 2.0
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(data, default=str), status=status, content_type="application/json")
+    return web.Response(text=json.dumps(data, default=str), status=status, content_type="application/json",
+                        headers={"X-Content-Type-Options": "nosniff"})
 
 
 def _token_from(request: web.Request) -> str | None:
@@ -36,7 +37,7 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     token = request.app[STATE_KEY].config.server.token
     if token and request.path not in OPEN_PATHS:
         given = _token_from(request)
-        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        if not token_matches(given, token):
             login_page = request.app.get(LOGIN_PAGE_KEY)
             if login_page is None or not _is_page(request.path):
                 return _json({"error": "missing or wrong bearer token"}, status=401)

@@ -34,6 +34,8 @@ class AgentState:
             reasons.append("journeys are not loaded yet")
         if self.store is None:
             reasons.append("the result store is not open")
+        elif (problem := self.store.problem()) is not None:
+            reasons.append(problem)
         if self.stopping:
             reasons.append("the agent is stopping")
         return reasons

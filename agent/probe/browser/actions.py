@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+from agent.core import redaction
 from agent.journey.browser_model import (
     ExpectText,
     ExpectUrl,
@@ -24,6 +25,7 @@ from agent.journey.browser_model import (
 )
 from agent.probe.artifacts import slug
 from agent.probe.browser.run import BrowserRun
+from agent.probe.faults import exception_text
 from agent.probe.result import ErrorType, Outcome
 
 NET_ERRORS = (
@@ -96,7 +98,7 @@ def target_of(action: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def _quote(value: object) -> str:
     text = str(value)
-    return '"' + (text if len(text) <= 80 else text[:79] + "…") + '"'
+    return '"' + redaction.cut(text, 79) + '"'
 
 
 # -- the actions -------------------------------------------------------------------------------------
@@ -218,9 +220,9 @@ def _is_timeout(exc: BaseException) -> bool:
 
 def first_line(exc: BaseException) -> str:
     """Playwright's message without the `Locator.click:` prefix and the call log."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exception_text(exc)
     text = re.sub(r"^[A-Z]\w*\.\w+: ", "", text)
-    return text[:300]
+    return redaction.cut(text, 300)
 
 
 def classify(action_text: str, exc: BaseException, *, timeout: float, bound: str, deadline_bound: bool,

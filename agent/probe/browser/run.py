@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.core import redaction
 from agent.probe.artifacts import Pruner, run_folder, slug
 from agent.probe.browser.pool import BrowserPool, Lease, pool_for
-from agent.probe.browser.vitals import INIT_SCRIPT, SNAPSHOT_SCRIPT, VitalsLog
+from agent.probe.browser.vitals import INIT_SCRIPT, PAINT_WAIT_S, SNAPSHOT_SCRIPT, VitalsLog
 from agent.probe.context import RunContext, StepError
+from agent.probe.faults import exception_text
 from agent.probe.result import ErrorType
 from agent.probe.trace_context import new_span_id
 
@@ -78,7 +80,7 @@ class BrowserRun:
             return
         self.event_count += 1
         line = " ".join(text.split())
-        self.events.append(line if len(line) <= EVENT_CHARS else line[:EVENT_CHARS - 1] + "…")
+        self.events.append(redaction.cut(line, EVENT_CHARS - 1))
 
     def take_events(self) -> list[str]:
         """Console errors and page errors since the last call."""
@@ -121,13 +123,17 @@ class BrowserRun:
 
     # -- vitals --------------------------------------------------------------------------------
     async def snapshot_vitals(self, within: float = 2.0) -> None:
-        """Read the current document's vitals (kept per document; the latest reading wins)."""
+        """Read the current document's vitals (kept per document; the latest reading wins).
+
+        The reading waits for the document's first paint, up to PAINT_WAIT_S and within `within`.
+        """
         within = self.budget(within)
         if self.page is None or self.page.is_closed() or within <= 0:
             return
+        wait_ms = int(1000 * min(PAINT_WAIT_S, within / 2))
         try:
             async with asyncio.timeout(within):
-                self.vitals.add(await self.page.evaluate(SNAPSHOT_SCRIPT))
+                self.vitals.add(await self.page.evaluate(SNAPSHOT_SCRIPT, wait_ms))
         except Exception:
             pass
 
@@ -150,7 +156,10 @@ class BrowserRun:
         return run_folder(Path(root), self.ctx.journey.name, self.ctx.trace_id, self.started_at)
 
     def masks(self) -> list[Any]:
-        return [self.page.locator(selector) for selector in self.secret_selectors]
+        """What screenshots cover: the fields a secret was typed into, and any text showing a secret."""
+        shown = [self.page.get_by_text(form) for secret in sorted(self.ctx.variables.secrets)
+                 for form in redaction.page_forms(secret)]
+        return [self.page.locator(selector) for selector in self.secret_selectors] + shown
 
     async def screenshot(self, path: Path, *, full_page: bool, within: float) -> None:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
@@ -158,7 +167,16 @@ class BrowserRun:
                                    timeout=max(within, 0.1) * 1000, animations="disabled")
 
     async def capture_failure(self, step_name: str, until: float) -> list[str]:
-        """A screenshot and the trace archive of a failed step, each within what is left until `until`."""
+        """A screenshot and the trace archive of a failed step, each within what is left until `until`.
+
+        Never raises: a step that failed keeps its own reason, whatever happens to its artifacts."""
+        try:
+            return await self._capture_failure(step_name, until)
+        except Exception as exc:
+            log.warning("no failure artifacts for %s: %s", step_name, exception_text(exc, 200))
+            return []
+
+    async def _capture_failure(self, step_name: str, until: float) -> list[str]:
         folder = self.folder()
         if folder is None or self.page is None:
             return []
@@ -172,7 +190,7 @@ class BrowserRun:
                     await self.screenshot(shot, full_page=False, within=left)
                 saved.append(str(shot))
         except Exception as exc:
-            log.info("no failure screenshot for %s: %s", step_name, str(exc).splitlines()[0][:200])
+            log.info("no failure screenshot for %s: %s", step_name, exception_text(exc, 200))
         if self.tracing:
             archive = folder / f"{slug(step_name)}-trace.zip"
             self.tracing = False
@@ -184,7 +202,7 @@ class BrowserRun:
                         await self.context.tracing.stop(path=str(archive))
                     saved.append(str(archive))
             except Exception as exc:
-                log.info("no trace archive for %s: %s", step_name, str(exc).splitlines()[0][:200])
+                log.info("no trace archive for %s: %s", step_name, exception_text(exc, 200))
         if saved:
             self._prune_soon()
         return saved
@@ -214,7 +232,7 @@ class BrowserRun:
             except Exception:
                 continue
             folded = " ".join(text.split())
-            return folded if len(folded) <= limit else folded[:limit - 1] + "…"
+            return redaction.cut(folded, limit - 1)
         return ""
 
     # -- closing -------------------------------------------------------------------------------
@@ -256,7 +274,6 @@ async def open_run(ctx: RunContext, within: float) -> BrowserRun:
     try:
         await run.open_page()
     except Exception as exc:
-        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise StepError(f"the browser could not open a page: {message}", ErrorType.BROWSER,
+        raise StepError(f"the browser could not open a page: {exception_text(exc)}", ErrorType.BROWSER,
                         agent_side=True) from None
     return run

@@ -15,6 +15,7 @@ from typing import Any
 from agent.journey.browser_model import BrowserAction
 from agent.journey.model import Step
 from agent.journey.variables import TemplateRenderError
+from agent.probe.artifacts import drop_secret_holders
 from agent.probe.browser.actions import ACTIONS, ActionFailed, Call, classify, describe, target_of
 from agent.probe.browser.run import BrowserRun, open_run
 from agent.probe.context import RunContext
@@ -67,9 +68,10 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
         failure = ActionFailed(failure.outcome, failure.error_type,
                                f"{failure}; the browser took {setup_s:.1f}s of the step's {limit:.1f}s "
                                "to get ready (slot wait or launch)", agent_side=True)
-    if failure is not None:
-        artifacts.extend(await run.capture_failure(step.name, step_end))
     redactor = ctx.variables.redactor
+    if failure is not None:
+        captured = await run.capture_failure(step.name, step_end)
+        artifacts.extend(await asyncio.to_thread(drop_secret_holders, captured, redactor))
     return StepResult(
         step.name, failure.outcome if failure else Outcome.SUCCESS, duration, kind="browser",
         status=run.status, error=redactor.text(str(failure)) if failure else None,

@@ -1,8 +1,14 @@
 """Web vitals of each page a browser step loads, read from the page's Performance APIs.
 
-An init script (added to every browser context) starts PerformanceObservers for LCP and layout
-shifts before the page's own scripts run; `snapshot` reads them with the navigation and paint
-timings. Times are seconds from the start of the navigation.
+An init script (added to every browser context) starts PerformanceObservers for the first paints,
+LCP and layout shifts before the page's own scripts run; `SNAPSHOT_SCRIPT` reads them with the
+navigation timings. Times are seconds from the start of the navigation.
+
+Headless Chromium paints a page some tens of milliseconds after its `load` event, so a reading
+taken right after `goto` can come before the first paint. The snapshot of a loaded page therefore
+waits, bounded by the time it is given, for the first contentful paint and the first LCP entry of
+its document; a document that has not painted by then is read as it is (FCP and LCP None), and
+later readings of that document no longer wait.
 """
 
 from __future__ import annotations
@@ -13,11 +19,22 @@ INIT_SCRIPT = """
 (() => {
   if (window !== window.top || window.__journeyprobeVitals) return;
   const v = window.__journeyprobeVitals = {
-    id: Date.now().toString(36) + Math.random().toString(36).slice(2), lcp: null, cls: 0,
+    id: Date.now().toString(36) + Math.random().toString(36).slice(2), fcp: null, lcp: null, cls: 0,
+    waited: false,
   };
+  let painted;
+  v.painted = new Promise((resolve) => { painted = resolve; });
+  const check = () => { if (v.fcp !== null && v.lcp !== null) painted(); };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.name === 'first-contentful-paint') v.fcp = e.startTime;
+      check();
+    }).observe({type: 'paint', buffered: true});
+  } catch (e) {}
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) v.lcp = e.renderTime || e.loadTime || e.startTime;
+      check();
     }).observe({type: 'largest-contentful-paint', buffered: true});
   } catch (e) {}
   // CLS as Chrome defines it: the largest session window (gaps < 1 s, windows <= 5 s).
@@ -41,15 +58,29 @@ INIT_SCRIPT = """
 """
 
 SNAPSHOT_SCRIPT = """
-() => {
+async (waitMs) => {
   const v = window.__journeyprobeVitals;
   const nav = performance.getEntriesByType('navigation')[0];
   if (!v || !nav) return null;
-  const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-  return {id: v.id, url: nav.name, ttfb: nav.responseStart, fcp: fcp ? fcp.startTime : null,
+  // Only a loaded web page is waited for: one still loading is read again later (a `goto` that timed
+  // out must not spend the time its step keeps for failure artifacts).
+  if ((v.fcp === null || v.lcp === null) && !v.waited && waitMs > 0 && document.readyState === 'complete'
+      && /^https?:$/.test(location.protocol)) {
+    let timer;
+    const late = new Promise((resolve) => { timer = setTimeout(() => resolve(false), waitMs); });
+    const painted = await Promise.race([v.painted.then(() => true), late]);
+    clearTimeout(timer);
+    if (!painted) v.waited = true;  // it may never paint: later readings do not wait again
+  }
+  const entry = performance.getEntriesByName('first-contentful-paint')[0];
+  const fcp = v.fcp !== null ? v.fcp : (entry ? entry.startTime : null);
+  return {id: v.id, url: nav.name, ttfb: nav.responseStart, fcp: fcp,
           lcp: v.lcp, cls: v.cls, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd};
 }
 """
+
+PAINT_WAIT_S = 0.5
+"""Longest wait of one reading for a document's first paint (less when the step has less time left)."""
 
 
 def _seconds(ms: Any) -> float | None:

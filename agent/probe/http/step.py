@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import re
 import ssl
 import time
 from datetime import UTC, datetime
@@ -13,10 +12,13 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from agent.expect.expression import MISSING, ResponseView, parse, parse_subject
-from agent.journey.model import HttpRequest, RegexExtract, Step
+from agent.core import redaction
+from agent.expect.expression import ResponseView, body_decoder
+from agent.journey.model import HttpRequest, Step
 from agent.journey.variables import TemplateRenderError
 from agent.probe.context import RunContext, StepError
+from agent.probe.faults import exception_text
+from agent.probe.http.judge import judge
 from agent.probe.http.session import run_session, ssl_context
 from agent.probe.http.timing import RequestTiming, response_protocol
 from agent.probe.result import ErrorType, Outcome, StepResult
@@ -37,12 +39,7 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
         started = time.perf_counter()
         async with session.request(request.method, trace_request_ctx=timing, **kwargs) as response:
             status = response.status
-            cert_days = _cert_expires_in_days(response)
-            body_started = time.perf_counter()
-            raw = await _read_capped(response, request.max_body)
-            duration = timing.finish(body_started, time.perf_counter())
-            text = raw.decode(response.charset or "utf-8", errors="replace")
-            headers = response.headers
+            received = await _receive(response, request.max_body, timing)
         _notify(ctx, timing, status, None)
     except StepError as exc:
         _notify(ctx, timing, status, exc.error_type)
@@ -54,19 +51,54 @@ async def execute(step: Step, ctx: RunContext) -> StepResult:
     except (TimeoutError, asyncio.CancelledError):
         _notify(ctx, timing, status, ErrorType.TIMEOUT)
         raise
-    view = ResponseView(status=status, duration_s=duration, body=text, headers=headers,
-                        cert_expires_in_days=cert_days)
-    failures = tuple(msg for msg in (parse(e).evaluate(view) for e in step.expect) if msg)
-    if failures:
-        return StepResult(step.name, Outcome.FAILURE, duration, kind="http", status=status,
-                          error=failures[0], error_type=ErrorType.ASSERTION, phases=timing.phases(),
-                          expectations=failures)
+    view, size, duration, notes = received
     try:
-        _extract(step, view, ctx)
+        verdict = await judge(step, view, size)
     except StepError as exc:
         return StepResult(step.name, Outcome.ERROR, duration, kind="http", status=status, error=str(exc),
-                          error_type=exc.error_type, phases=timing.phases())
-    return StepResult(step.name, Outcome.SUCCESS, duration, kind="http", status=status, phases=timing.phases())
+                          error_type=exc.error_type, phases=timing.phases(), notes=notes)
+    if verdict.failures:
+        return StepResult(step.name, Outcome.FAILURE, duration, kind="http", status=status,
+                          error=verdict.failures[0], error_type=ErrorType.ASSERTION, phases=timing.phases(),
+                          expectations=verdict.failures, notes=notes)
+    for name, value in verdict.extracted.items():
+        ctx.variables.set(name, value)
+    return StepResult(step.name, Outcome.SUCCESS, duration, kind="http", status=status, phases=timing.phases(),
+                      notes=notes)
+
+
+async def _receive(response: aiohttp.ClientResponse, max_body: int,
+                   timing: RequestTiming) -> tuple[ResponseView, int, float, tuple[str, ...]]:
+    """The response as the expectations see it, its body's size, its duration and notes on what was
+    worked around.
+
+    Reading stops at `max_body`; a body that cannot be read as sent (bad encoding, truncated, a
+    charset nobody knows) is the target's fault: a StepError, or a note when it could still be read."""
+    notes: list[str] = []
+    cert_days = _cert_expires_in_days(response, notes)
+    body_started = time.perf_counter()
+    try:
+        raw = await _read_capped(response, max_body)
+    except (StepError, aiohttp.ClientError, OSError, TimeoutError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # a decoder of the body's Content-Encoding choked on what was sent
+        raise StepError(f"invalid response: could not read the body: {exception_text(exc)}",
+                        ErrorType.INVALID_RESPONSE) from None
+    duration = timing.finish(body_started, time.perf_counter())
+    decode, note = body_decoder(response.charset if _has_charset(response) else None)
+    if note:
+        notes.append(note)
+    # the body's bytes; decoded to text once, if and when an expectation or an extraction reads it
+    view = ResponseView(status=response.status, duration_s=duration, body=raw, headers=response.headers,
+                        cert_expires_in_days=cert_days, decode=decode)
+    return view, len(raw), duration, tuple(notes)
+
+
+def _has_charset(response: aiohttp.ClientResponse) -> bool:
+    try:
+        return bool(response.charset)
+    except Exception:  # a Content-Type header aiohttp cannot parse
+        return False
 
 
 def _failed(step: Step, started: float, timing: RequestTiming, status: int | None, outcome: Outcome,
@@ -116,34 +148,38 @@ def _request_arguments(request: HttpRequest, ctx: RunContext) -> dict[str, Any]:
             kwargs["data"] = {k: ctx.variables.render(v) for k, v in request.form.items()}
         if request.basic_auth is not None:
             kwargs["headers"]["Authorization"] = aiohttp.helpers.encode_basic_auth(
-                ctx.variables.render(request.basic_auth.username),
-                ctx.variables.render(request.basic_auth.password))
+                *ctx.variables.basic_auth(request.basic_auth.username, request.basic_auth.password))
     except TemplateRenderError as exc:
         raise StepError(str(exc), ErrorType.TEMPLATE) from None
     return kwargs
 
 
-async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """Read at most `limit` bytes of the body; a longer body is an error, never read to the end."""
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytearray:
+    """Read at most `limit` bytes of the body; a longer body is an error, never read to the end.
+
+    The body costs its own size: chunks go straight into one buffer (sized up front when the length
+    is declared), never a list of chunks joined into a second copy."""
     declared = response.content_length
     if declared is not None and declared > limit:
         raise StepError(f"response body of {declared} bytes exceeds max_body ({limit} bytes)",
                         ErrorType.BODY_TOO_LARGE)
-    chunks: list[bytes] = []
+    body = bytearray(declared or 0)  # a compressed body is inflated: then it grows past `declared`
     size = 0
     while True:
         chunk = await response.content.read(CHUNK)
         if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
+            del body[size:]
+            return body
+        end = size + len(chunk)
+        if end > limit:
             response.close()
             raise StepError(f"response body exceeds max_body ({limit} bytes); raise http.max_body to read more",
                             ErrorType.BODY_TOO_LARGE)
-        chunks.append(chunk)
+        body[size:end] = chunk
+        size = end
 
 
-def _cert_expires_in_days(response: aiohttp.ClientResponse) -> float | None:
+def _cert_expires_in_days(response: aiohttp.ClientResponse, notes: list[str]) -> float | None:
     transport = getattr(response_protocol(response), "transport", None)
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     if ssl_object is None:
@@ -153,24 +189,13 @@ def _cert_expires_in_days(response: aiohttp.ClientResponse) -> float | None:
         return None
     from cryptography import x509
 
-    expires = x509.load_der_x509_certificate(der).not_valid_after_utc
+    try:
+        expires = x509.load_der_x509_certificate(der).not_valid_after_utc
+    except Exception as exc:  # a certificate the TLS layer took but cryptography cannot read
+        notes.append(f"the server's certificate could not be read ({exception_text(exc)}): "
+                     "cert.expires_in is absent")
+        return None
     return (expires - datetime.now(UTC)).total_seconds() / 86400
-
-
-def _extract(step: Step, view: ResponseView, ctx: RunContext) -> None:
-    for name, spec in step.extract.items():
-        if isinstance(spec, RegexExtract):
-            source = parse_subject(spec.from_).resolve(view)
-            match = re.search(spec.regex, "" if source is MISSING else str(source))
-            if match is None or spec.group > (match.re.groups or 0):
-                raise StepError(f"extract {name}: regex {spec.regex!r} found nothing in {spec.from_}",
-                                ErrorType.EXTRACT)
-            ctx.variables.set(name, match.group(spec.group))
-        else:
-            value = parse_subject(spec).resolve(view)
-            if value is MISSING:
-                raise StepError(f"extract {name}: {spec} is not in the response", ErrorType.EXTRACT)
-            ctx.variables.set(name, value)
 
 
 def classify(exc: BaseException) -> tuple[ErrorType, str]:
@@ -197,10 +222,10 @@ def classify(exc: BaseException) -> tuple[ErrorType, str]:
         return ErrorType.TEMPLATE, f"invalid URL: {exc}"
     if isinstance(exc, OSError):
         return ErrorType.CONNECTION_RESET, f"network error: {_reason(exc)}"
-    return ErrorType.INVALID_RESPONSE, f"{type(exc).__name__}: {_reason(exc)}"
+    return ErrorType.INVALID_RESPONSE, f"invalid response: {exception_text(exc)}"
 
 
 def _reason(exc: BaseException) -> str:
     cause = getattr(exc, "os_error", None) or getattr(exc, "certificate_error", None) or exc
-    text = str(cause) or type(cause).__name__
-    return text[:300]
+    text = str(cause).strip() or exception_text(cause)
+    return redaction.cut(text, 300)

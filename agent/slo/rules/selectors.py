@@ -1,11 +1,17 @@
-"""PromQL selectors of an SLO's good and total events, shared by the Prometheus and OpenSLO outputs."""
+"""PromQL selectors of an SLO's good and total events, shared by the Prometheus and OpenSLO outputs.
+
+They read the agent's per-SLO counters (`exporters.slo_counters`): `slo_events_total` counts
+the runs that count for the SLO, `slo_good_events_total` the good ones, both incremented with
+the agent's own verdict and exported at 0 from the start. Agent-side failures are in neither,
+and a latency SLO's threshold needs no histogram boundary.
+"""
 
 from __future__ import annotations
 
-from agent.journey.model import LatencyIndicator, Slo
+from agent.journey.model import Slo
 
-AGENT_ERROR_TYPES = ("agent", "internal", "cancelled")
-"""error.type values of runs that failed on the probe's side: no event for the SLO."""
+EVENTS = "slo_events_total"
+GOOD_EVENTS = "slo_good_events_total"
 
 
 def promql_string(value: str) -> str:
@@ -13,19 +19,13 @@ def promql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def le_regex(bound: float) -> str:
-    """Every spelling of a bucket boundary an exporter may write: 3 -> 3|3\\.0 (RE2 syntax)."""
-    forms = {repr(float(bound)), f"{bound:g}"}
-    return "|".join(sorted(f.replace(".", "\\\\.") for f in forms))
+def matcher(journey: str, slo: Slo | str) -> str:
+    """`{journey_name="…",slo_name="…"}`: the counters of one SLO of one journey."""
+    name = slo if isinstance(slo, str) else slo.name
+    return f"{{journey_name={promql_string(journey)},slo_name={promql_string(name)}}}"
 
 
-def selectors(journey: str, slo: Slo) -> tuple[str, str]:
+def selectors(journey: str, slo: Slo | str) -> tuple[str, str]:
     """The (good, total) counter selectors of an SLO."""
-    name = promql_string(journey)
-    total = f"journey_runs_total{{journey_name={name},error_type!~{promql_string('|'.join(AGENT_ERROR_TYPES))}}}"
-    if isinstance(slo.indicator, LatencyIndicator):
-        le = le_regex(slo.indicator.latency)
-        good = f'journey_duration_seconds_bucket{{journey_name={name},journey_outcome="success",le=~"{le}"}}'
-    else:
-        good = f'journey_runs_total{{journey_name={name},journey_outcome="success"}}'
-    return good, total
+    match = matcher(journey, slo)
+    return f"{GOOD_EVENTS}{match}", f"{EVENTS}{match}"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from agent.web.status_page.text import budget_percent, clock_text, date_text, duration_text, escape_html
+from agent.web.status_page.text import budget_percent, budget_text, clock_text, date_text, duration_text, escape_html
 
 LEFT, RIGHT, TOP, BOTTOM = 64, 8, 8, 22
 BUDGET_SIZE = (340, 140)  # about the width of an SLO card, so the labels keep their size
@@ -35,7 +35,8 @@ def _n(value: float) -> str:
 def budget_bar(remaining: float | None) -> Markup:
     """A bar as wide as the error budget left (empty and red when it is spent)."""
     level = budget_level(remaining)
-    label = "no data yet" if remaining is None else f"{budget_percent(remaining)} of the error budget left"
+    label = "no data yet" if remaining is None else f"{budget_percent(remaining)} of the error budget left" \
+        if remaining >= 0 else f"error budget {budget_text(remaining)}"
     width = 0.0 if remaining is None else max(0.0, min(1.0, remaining)) * 200
     track = "track spent" if remaining is not None and remaining <= 0 else "track"
     return Markup(
@@ -79,7 +80,7 @@ def budget_chart(points: Sequence[tuple[float, float]], start: float, end: float
     """The error budget left over the SLO window: (time, remaining) points from 100% at the start."""
     last = points[-1][1] if points else None
     label = f"Error budget left from {date_text(start)} to {date_text(end)}" + (
-        f": {budget_percent(last)} now" if last is not None else "")
+        f": {budget_text(last)} now" if last is not None else "")
     size = BUDGET_SIZE
     parts = _frame(label, "budget-chart", size)
     lowest = min((v for _, v in points), default=0.0)

@@ -16,14 +16,15 @@ from agent.core.durations import parse_duration
 from agent.journey.model import Journey, Slo
 from agent.slo.math import error_budget_remaining, sli
 from agent.slo.windows import minute_of, minutes_of
-from agent.slo.wording import display_name, objective_text
+from agent.slo.wording import display_name, objective_text, span_text
 from agent.web.status_page import charts
 from agent.web.status_page.text import (
     ago_text,
-    budget_percent,
+    budget_text,
     burn_text,
     decimals_for,
     duration_text,
+    period_phrase,
     short_window,
     shorten,
     slo_sentences,
@@ -106,6 +107,8 @@ class SloCard:
     entry: dict[str, Any]
     objective_text: str
     window_text: str
+    period_text: str  # "28 days", or "4 minutes so far" while there is less data than the window
+    chart_caption: str
     sli_text: str
     budget_text: str
     burn_1h: str
@@ -206,12 +209,16 @@ def entry_window_s(entry: Mapping[str, Any], slo: Slo | None) -> float:
 
 
 async def budget_points(store: Store, journey: str, slo: str, objective: float, window_s: float,
-                        now: float) -> list[tuple[float, float]]:
+                        now: float, data_since: float | None = None) -> list[tuple[float, float]]:
     """The error budget left as the window went by: 100% at its start, today's value at `now`.
 
-    Failures so far in the window against the budget the whole window's runs allow.
+    The chart starts where the data starts (`data_since`, when later than the window's start),
+    not 28 days of green before the agent ran. Failures so far in the window against the budget
+    the whole window's runs allow.
     """
     since, until = minute_range(window_s, now)
+    if data_since is not None:
+        since = min(until - 1, max(since, minute_of(data_since)))
     size = max(1, -(-(until - since) // BUDGET_POINTS))
     rows = await store.count_buckets(slo, journey, since, until, size)
     total = sum(r[2] for r in rows)
@@ -227,8 +234,9 @@ async def budget_points(store: Store, journey: str, slo: str, objective: float, 
     return points
 
 
-def alert_state(alerts: Sequence[Mapping[str, Any]]) -> tuple[str, str, str]:
-    """(css, label, detail) of an SLO's alerts."""
+def alert_state(alerts: Sequence[Mapping[str, Any]], judgement: str | None = None,
+                quorum: int = 1) -> tuple[str, str, str]:
+    """(css, label, detail) of an SLO's alerts, or of why the agent does not judge it."""
     firing = {a.get("severity"): a for a in alerts if a.get("state", "firing") == "firing"}
     for severity, css, label in (("page", "bad", "Paging"), ("ticket", "warn", "Ticket open")):
         if severity in firing:
@@ -236,6 +244,8 @@ def alert_state(alerts: Sequence[Mapping[str, Any]]) -> tuple[str, str, str]:
             since = f"since {time_text(float(alert['since']))}" if alert.get("since") else ""
             summary = str(alert.get("summary") or "")
             return css, label, "; ".join(p for p in (since, summary) if p)
+    if judgement:
+        return "none", "Judged by the fleet" if quorum > 1 else "Too few runs to judge", judgement
     return "good", "No alert", ""
 
 
@@ -249,19 +259,27 @@ async def slo_card(store: Store | None, entry: dict[str, Any], journeys: Mapping
     description = str(entry.get("description") or (slo.description if slo else ""))
     remaining = entry.get("error_budget_remaining")
     burns = entry.get("burn_rates") or {}
-    css, label, detail = alert_state(entry.get("alerts") or [])
+    css, label, detail = alert_state(entry.get("alerts") or [], entry.get("judgement"),
+                                     int(entry.get("min_failing_locations") or 1))
     chart = None
+    data_s = float(entry.get("data_s") or 0.0)
+    young = 0 < data_s < window_s
     if store is not None:
-        points = await budget_points(store, entry["journey"], entry["name"], objective, window_s, now)
+        points = await budget_points(store, entry["journey"], entry["name"], objective, window_s, now,
+                                     entry.get("data_since"))
         if points:
             chart = charts.budget_chart(points, points[0][0], now)
+    period = period_phrase(window_s, data_s)
     return SloCard(
         name=entry["name"], journey=entry["journey"], title=description or display_name(entry["name"]),
         owner=str(entry.get("owner") or ""), entry=entry,
         objective_text=objective_text(objective),
         window_text=window_text(window_s),
+        period_text=f"{span_text(data_s)} so far" if young else window_text(window_s),
+        chart_caption=f"Error budget left over {period}" if young
+        else f"Error budget left over the {window_text(window_s)} window",
         sli_text=truncated_percent(entry.get("sli"), decimals_for(objective)),
-        budget_text=budget_percent(remaining), burn_1h=burn_text(burns.get("1h")),
+        budget_text=budget_text(remaining), burn_1h=burn_text(burns.get("1h")),
         burn_1d=burn_text(burns.get("1d")), sentences=slo_sentences(entry, window_s, has_runs),
         alert_css=css, alert_text=label, alert_detail=detail, bar=charts.budget_bar(remaining), chart=chart)
 
@@ -269,7 +287,7 @@ async def slo_card(store: Store | None, entry: dict[str, Any], journeys: Mapping
 def headline(rows: Sequence[JourneyRow], cards: Sequence[SloCard]) -> tuple[str, str]:
     """One line on top: how many journeys fail now, how many SLO alerts fire."""
     failing = sum(1 for r in rows if r.has_runs and r.last_css not in ("ok", "agent"))
-    firing = sum(1 for c in cards if c.alert_css != "good")
+    firing = sum(1 for c in cards if c.alert_css in ("warn", "bad"))
     if not rows:
         return "No journeys are configured.", "none"
     n, idle = len(rows), sum(1 for r in rows if not r.has_runs)
@@ -309,4 +327,4 @@ async def slo_entries_from_store(store: Store, journeys: Sequence[Journey], now:
     reports = await load_reports(store, journeys, now)
     book = AlertBook(store, location=location)
     await book.load()
-    return slo_list(reports, book.active)
+    return slo_list(reports, book.active, location)

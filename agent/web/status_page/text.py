@@ -10,7 +10,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from agent.core.durations import format_duration
-from agent.slo.wording import objective_text
+from agent.slo.wording import objective_text, overspent_text, span_text
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _MD_LINE_START = re.compile(r"^([-+=#])|^(\d+)([.)])(?=\s)")
@@ -71,6 +71,21 @@ def budget_percent(remaining: float | None) -> str:
         shown = math.floor(value + 1e-7)
         text = f"{abs(shown):.0f}"
     return ("−" if shown < 0 else "") + text + "%"
+
+
+def budget_text(remaining: float | None) -> str:
+    """The budget left as a reader takes it: 60%, 5.5%, or `spent, 82x over` once it is overspent
+    (a budget used 83 times over is not "−8234%")."""
+    if remaining is not None and remaining < 0:
+        return overspent_text(remaining)
+    return budget_percent(remaining)
+
+
+def period_phrase(window_s: float, data_s: float | None) -> str:
+    """`the last 28 days`, or `the 4 minutes of data so far` while the agent has less data than that."""
+    if data_s and 0 < data_s < window_s:
+        return f"the {span_text(data_s)} of data so far"
+    return f"the last {window_text(window_s)}"
 
 
 def burn_text(burn: float | None) -> str:
@@ -184,7 +199,7 @@ def slo_sentences(entry: dict[str, Any], window_s: float, has_runs: bool) -> lis
     objective = float(entry["objective"])
     sli = entry.get("sli")
     remaining = entry.get("error_budget_remaining")
-    period = f"the last {window_text(window_s)}"
+    period = period_phrase(window_s, entry.get("data_s"))
     if entry.get("loading"):
         return ["Reading this SLO's history from the store…"]
     if sli is None:
@@ -192,14 +207,19 @@ def slo_sentences(entry: dict[str, Any], window_s: float, has_runs: bool) -> lis
     share = truncated_percent(sli, decimals_for(objective))
     target = objective_text(objective)
     what = f"{share} of {journey} runs {indicator_verb(entry.get('indicator'))} in {period}"
+    quorum = int(entry.get("min_failing_locations") or 1)
+    tail = [f"It alerts only when at least {quorum} locations fail together, which the fleet's Prometheus "
+            f"rules judge; the figures here are this agent's location alone."] if quorum > 1 else []
     if remaining is None or remaining <= 0:
-        used = round((1 - (remaining or 0.0)) * 100)
-        return [f"The error budget is spent: {what}, below the objective of {target}.",
-                f"Failures used {used}% of the budget the objective allows."]
+        used = 1 - (remaining or 0.0)
+        used_text = f"{used:.0f} times" if used >= 10 else f"{round(used * 100)}% of"
+        spent = overspent_text(remaining) if remaining is not None and remaining < 0 else "spent"
+        return [f"The error budget is {spent}: {what}, below the objective of {target}.",
+                f"Failures used {used_text} the budget the objective allows.", *tail]
     burn = (entry.get("burn_rates") or {}).get("1d")
     return [f"{what}; {budget_percent(remaining)} of the error budget is left; "
             f"{pace_text(remaining, burn, window_s)}.",
-            f"The objective is {target}."]
+            f"The objective is {target}.", *tail]
 
 
 def redact_url(url: str) -> str:

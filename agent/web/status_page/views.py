@@ -7,13 +7,13 @@ Store reads run on the store's reader thread; rendering is light enough for the 
 from __future__ import annotations
 
 import asyncio
-import hmac
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from agent.web.app_keys import LOGIN_PAGE_KEY, STATE_KEY
+from agent.web.credentials import token_matches
 from agent.web.state import AgentState
 from agent.web.status_page import render
 from agent.web.status_page.data import build_overview, slo_entries_from_store
@@ -129,9 +129,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = request.app[STATE_KEY].config.server.token
     if not token:
         raise web.HTTPSeeOther("/")
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError:  # a form that is not UTF-8 (UnicodeDecodeError) or not a form: no token given
+        return await login_page(request, True)
     given = form.get("token")
-    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
+    if not isinstance(given, str) or not token_matches(given, token):
         return await login_page(request, True)
     response = web.HTTPSeeOther("/", headers={"Cache-Control": "no-store"})
     response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="Strict",
