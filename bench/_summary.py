@@ -32,7 +32,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         miss = (
             ""
             if met or value is None
-            else f"misses by {value - limit:.3g}{unit} ({value / limit:.2g}x the target)"
+            else f"misses by {value - limit:.3g}{unit}" + (f" ({value / limit:.2g}x the target)" if limit else "")
         )
         out.append(
             {
@@ -46,6 +46,21 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
+    side = results.get("side")
+    if side:
+        d = side["daemon"]
+        add("CPU/check, the daemon as run / blackbox_exporter <= 1", side["ratios"]["journeyprobe / blackbox_exporter"],
+            1.0, "x", f"{d['due_per_s']:g} runs/s due, window {side['window_s']} s, load "
+            f"{side['loadavg_start_end'][0]} -> {side['loadavg_start_end'][1]}")
+        add("series of a one-step journey on /metrics <= 17", d["series_per_journey"], 17, "",
+            f"{d['bytes_per_journey']} bytes")
+    fleet = results.get("fleet")
+    if fleet:
+        d = fleet["daemon"]
+        add("skipped runs at 5,000 journeys @10 s", d["skipped_in_window"], 0, "",
+            f"{d['runs_per_s']} runs/s of {d['due_per_s']:g} due, workers {d['workers']}")
+        add("p99 start lateness at 5,000 journeys < 50 ms", d["lateness_p99"]["ms"], 50.0, " ms",
+            f"at most {d['lateness_p99']['at_most_ms']} ms by the histogram's bounds")
     cost = results.get("cost")
     if cost:
         ratios = cost.get("ratios", {})

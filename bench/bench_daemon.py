@@ -311,6 +311,7 @@ def main() -> None:
         help="run the agent (and target) at this nice value; negative needs root: "
         "shields the figures from other load on a shared machine",
     )
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="the event loop")
     parser.add_argument("--out", help="JSON file to write (default bench/out/daemon-<journeys>-<time>.json)")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 3600.0)
@@ -321,7 +322,12 @@ def main() -> None:
     try:
         with target_process(max_seconds=seconds + 600) as (target, base):
             target_cpu0 = proc_cpu_s(target.pid)
-            result = asyncio.run(
+            run = asyncio.run
+            if args.loop == "uvloop":
+                import uvloop
+
+                run = uvloop.run
+            result = run(
                 bench(
                     journeys,
                     max(1.0, args.interval),
@@ -341,6 +347,7 @@ def main() -> None:
         "bench": "daemon",
         "machine": machine(),
         "fixes_emulated": args.fix,
+        "loop": args.loop,
         "slo_per_journey": not args.no_slo,
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         **result,

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BENCH, OUT, PY, blackbox_binary, machine
 from _summary import load, markdown, newest, targets
 
-PARTS = ("cost", "precision", "startup", "punctuality", "slo", "ablation")
+PARTS = ("side", "fleet", "metrics", "cost", "precision", "startup", "punctuality", "slo", "ablation")
 
 
 def ensure_tools(install: bool) -> list[str]:
@@ -84,10 +84,31 @@ def plan(args: argparse.Namespace, folder: Path) -> dict[str, tuple[list[str], f
 
     def part(script: str, name: str, flags: dict[str, str], timeout: float) -> tuple[list[str], float]:
         """`script --flag value ... --out <folder>/<name>.json`, and its timeout."""
-        pairs = [item for flag_value in flags.items() for item in flag_value]
+        pairs = [item for flag_value in flags.items() for item in flag_value if item]
         return [s(BENCH / script), *pairs, "--out", s(folder / f"{name}.json")], timeout
 
     parts: dict[str, tuple[list[str], float]] = {
+        "side": part(
+            "bench_side_by_side.py",
+            "side",
+            {"--journeys": "20" if quick else "1000", "--interval": "2" if quick else "10",
+             "--seconds": "5" if quick else "60", "--warmup": "3" if quick else "25"},
+            1200,
+        ),
+        "fleet": part(
+            "bench_side_by_side.py",
+            "fleet",
+            {"--journeys": "40" if quick else "5000", "--interval": "2" if quick else "10",
+             "--seconds": "5" if quick else "120", "--warmup": "3" if quick else "60", "--workers": "auto",
+             "--no-slo": "", "--daemon-only": ""},
+            1800,
+        ),
+        "metrics": part(
+            "bench_metrics.py",
+            "metrics",
+            {"--journeys": "50" if quick else "1000,5000", "--rounds": "1" if quick else "3"},
+            1200,
+        ),
         "cost": part(
             "bench_cost.py",
             "cost",

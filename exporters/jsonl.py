@@ -7,7 +7,6 @@ is full the result is dropped and counted in `dropped`: a slow disk never holds 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -15,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from agent.core import jsonfast
 from agent.probe.result import RunResult
 
 log = logging.getLogger("journeyprobe.exporters.jsonl")
@@ -84,7 +84,7 @@ class JsonlSink:
                 except queue.Empty:
                     break
             stopping = any(item is _STOP for item in batch)
-            lines = [json.dumps(item.to_dict(), separators=(",", ":")) + "\n"
+            lines = [jsonfast.dumps(item.to_dict()) + "\n"
                      for item in batch if isinstance(item, RunResult)]
             try:
                 self._write(lines)

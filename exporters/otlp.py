@@ -56,6 +56,7 @@ class OtlpSettings:
     compression: str | None
     interval_s: float
     traces: bool
+    histograms: str = "exponential"
 
 
 def otlp_enabled(config: OtlpConfig | None, environ: Mapping[str, str] | None = None) -> bool:
@@ -103,7 +104,22 @@ def resolve(config: OtlpConfig | None, environ: Mapping[str, str] | None = None)
         else config.compression,
         interval_s=max(number("interval", ("OTEL_METRIC_EXPORT_INTERVAL",), 0.001), 0.05),
         traces=config.traces,
+        histograms=config.histograms or _histograms(environ),
     )
+
+
+HISTOGRAM_VARIABLE = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
+
+
+def _histograms(environ: Mapping[str, str]) -> str:
+    """The standard variable's choice (explicit_bucket_histogram or base2_exponential_bucket_histogram)."""
+    raw = environ.get(HISTOGRAM_VARIABLE, "").strip().lower()
+    if not raw or raw == "base2_exponential_bucket_histogram":
+        return "exponential"
+    if raw == "explicit_bucket_histogram":
+        return "explicit"
+    raise TelemetryConfigError(f"{HISTOGRAM_VARIABLE}={raw!r}: use explicit_bucket_histogram or "
+                               "base2_exponential_bucket_histogram")
 
 
 class ExportFailures:

@@ -1,61 +1,108 @@
-"""`/metrics`: a PrometheusMetricReader on the agent's MeterProvider, with a private registry.
+"""`/metrics`: the Prometheus text of the journeys, the SLO gauges, the agent's health and target_info.
 
-The exporter names families the way the OpenTelemetry-to-Prometheus compatibility spec says
-(`journey.runs` -> `journey_runs_total`, unit `s` -> `_seconds`), with one gap: gauges with
-unit `1` should end in `_ratio`, and the Python exporter drops the unit instead. `RatioSuffix`
-adds it back for the gauges that `ratio_gauges` names, so `slo.sli` comes out as `slo_sli_ratio`.
+Names follow the OpenTelemetry-to-Prometheus compatibility rules, as the OpenTelemetry
+Prometheus exporter wrote them before (`journey.runs` -> `journey_runs_total`, unit `s` ->
+`_seconds`, unit-1 gauges -> `_ratio`, resource -> `target_info`). The text is not converted
+from an OpenTelemetry collection at each scrape: journeys keep their lines between runs
+(exporters/journey_series.py), the SLO gauges are written once per SLO evaluation and the
+agent's health, a few lines, at each scrape. docs/benchmarks.md has what that saves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from prometheus_client import CollectorRegistry, exposition
-from prometheus_client.metrics_core import Metric
+from agent.core import metric_names as n
+from exporters import prom_text as t
+from exporters.journey_series import JourneySeries
+from exporters.self_metrics import Health, Reading, self_metrics_text
+from exporters.slo_counters import SloCounters
 
-from agent.core.metric_names import SLO_GAUGES
-
-CONTENT_TYPE: str = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
+CONTENT_TYPE = t.CONTENT_TYPE
+log = logging.getLogger("journeyprobe.telemetry")
+SloSample = tuple[str, Mapping[str, Any], float]
+SLO_FAMILIES = {  # OpenTelemetry name -> (Prometheus name, help)
+    n.SLO_OBJECTIVE: ("slo_objective_ratio", "Objective of the SLO (0..1)."),
+    n.SLO_SLI: ("slo_sli_ratio", "Measured SLI over the window (0..1)."),
+    n.SLO_BUDGET_REMAINING: ("slo_error_budget_remaining_ratio",
+                             "Part of the error budget left over the SLO's period."),
+    n.SLO_BURN_RATE: ("slo_burn_rate_ratio", "Error budget burn rate over the window (1 = exactly on budget)."),
+}
 
 
 def prometheus_name(name: str) -> str:
-    """The Prometheus form of an OpenTelemetry name, before unit and type suffixes."""
-    from opentelemetry.exporter.prometheus._mapping import sanitize_full_name
+    """The Prometheus form of an OpenTelemetry name or attribute, before unit and type suffixes."""
+    name = re.sub(r"[^a-zA-Z0-9_:]", "_", name)
+    return "_" + name[1:] if name[:1].isdigit() else name
 
-    return sanitize_full_name(name)
 
+class SloGauges:
+    """The SLO gauges' text, written again only when a source hands over a new list.
 
-class RatioSuffix:
-    """A collector view of `registry` that appends `_ratio` to the named unit-1 gauges."""
+    `SloService.gauges()` returns the same list object until its next evaluation, so
+    between evaluations a scrape reuses the text."""
 
-    def __init__(self, registry: CollectorRegistry, ratio_gauges: Callable[[], Iterable[str]]) -> None:
-        self._registry = registry
-        self._ratio_gauges = ratio_gauges
+    def __init__(self) -> None:
+        self.sources: list[Callable[[], Iterable[SloSample]]] = []
+        self._seen: tuple[Any, ...] = ()
+        self._text = ""
 
-    def collect(self) -> Iterator[Metric]:
-        names = {prometheus_name(n) for n in self._ratio_gauges()}
-        for metric in self._registry.collect():
-            if metric.type == "gauge" and metric.name in names:
-                metric.name += "_ratio"
-                metric.unit = "ratio"
-                metric.samples = [s._replace(name=s.name + "_ratio") for s in metric.samples]
-            yield metric
+    def text(self) -> str:
+        snapshots: list[Any] = []
+        for source in list(self.sources):
+            try:
+                snapshots.append(source())
+            except Exception:  # a broken source must not break the other metrics
+                log.exception("an SLO gauge callback failed")
+                snapshots.append(())
+        if len(snapshots) == len(self._seen) and all(a is b for a, b in zip(snapshots, self._seen, strict=True)) \
+                and all(isinstance(s, list) for s in snapshots):
+            return self._text
+        lines: dict[str, list[str]] = {name: [] for name in SLO_FAMILIES}
+        for snapshot in snapshots:
+            for name, attributes, value in list(snapshot):
+                if name in lines:
+                    labels = {k.replace(".", "_"): str(v) for k, v in attributes.items()}
+                    lines[name].append(t.sample(SLO_FAMILIES[name][0], t.labels_text(labels), value))
+        text = "".join(t.family(SLO_FAMILIES[name][0], "gauge", SLO_FAMILIES[name][1], found)
+                       for name, found in lines.items())
+        self._seen, self._text = tuple(snapshots), text
+        return text
 
 
 class PrometheusEndpoint:
-    """The reader to add to the MeterProvider, and `render()` for the server's /metrics."""
+    """`render()` for the server's /metrics."""
 
-    def __init__(self, ratio_gauges: Callable[[], Iterable[str]] = lambda: SLO_GAUGES) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        # Scope labels (otel_scope_*) would add three constant labels to every series; the
-        # resource still comes out once, as target_info.
-        self.reader = PrometheusMetricReader(scope_info_enabled=False, registry=self.registry)
-        self._view = RatioSuffix(self.registry, ratio_gauges)
+    def __init__(self, series: JourneySeries, resource: Mapping[str, Any] | None = None) -> None:
+        self.series = series
+        self.health: Callable[[], Health] | None = None
+        self.slo_counters: SloCounters | None = None
+        self.readings: Sequence[Reading] = ()
+        self.slo = SloGauges()
+        info = {prometheus_name(k): str(v) for k, v in (resource or {}).items()}
+        self._target_info = t.family("target_info", "gauge", "Target metadata",
+                                     [t.sample("target_info", t.labels_text(info), 1)]) if info else ""
 
     def render(self) -> tuple[bytes, str]:
-        """The exposition text and its content type (collects the MeterProvider now)."""
-        return exposition.generate_latest(self._view), CONTENT_TYPE  # type: ignore[arg-type]
+        """The exposition text and its content type."""
+        own = self_metrics_text(self._health(), self.readings) if self.health is not None else ""
+        counters = self.slo_counters
+        primed = counters.journeys() if counters is not None else ()
+        parts = [self._target_info, *self.series.families(primed), self.slo.text(),
+                 counters.text() if counters is not None else "", own]
+        return "".join(parts).encode(), CONTENT_TYPE
+
+
+    def _health(self) -> Health:
+        assert self.health is not None
+        try:
+            return self.health()
+        except Exception:  # a broken source must not take the journeys' series down with it
+            log.exception("reading the agent's own health failed")
+            return Health()
 
 
 def parse_exposition(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -67,4 +114,3 @@ def parse_exposition(text: str) -> dict[str, list[tuple[dict[str, str], float]]]
         for sample in family.samples:
             out.setdefault(sample.name, []).append((dict(sample.labels), float(sample.value)))
     return out
-

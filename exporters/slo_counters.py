@@ -29,30 +29,49 @@ from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
 from agent.core import metric_names as n
 from agent.probe.result import RunResult
 from agent.slo.indicator import is_good
+from exporters import prom_text as t
 
 if TYPE_CHECKING:
     from agent.journey.model import Journey
 
 JourneysSource = Callable[[], Iterable["Journey"] | None]
+EVENTS_HELP = "Runs that count for the SLO (agent-side failures left out)."
+GOOD_HELP = "Good events of the SLO, as the agent judges them."
 _Key = tuple[str, str, str]  # (journey, slo, location)
 
 
 class SloCounters:
     """The agent's per-SLO verdicts as two monotonic counters (observable, read at collection)."""
 
-    def __init__(self, meter: Meter, location: str, runs: Counter | None = None) -> None:
+    def __init__(self, location: str) -> None:
         self.location = location
-        self._runs = runs
+        self._runs: Counter | None = None
         self._counts: dict[_Key, list[int]] = {}  # [events, good events]
         self._journeys: JourneysSource | None = None
         self._primed: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
         self._lock = threading.Lock()
+
+    def register(self, meter: Meter, runs: Counter | None = None) -> None:
+        """As OpenTelemetry observable counters (for OTLP); `runs`: `journey.runs`, to prime at 0."""
+        self._runs = runs
         meter.create_observable_counter(
-            n.SLO_EVENTS, [self._observe_events], unit="{event}",
-            description="Runs that count for the SLO (agent-side failures left out).")
+            n.SLO_EVENTS, [self._observe_events], unit="{event}", description=EVENTS_HELP)
         meter.create_observable_counter(
-            n.SLO_GOOD_EVENTS, [self._observe_good], unit="{event}",
-            description="Good events of the SLO, as the agent judges them.")
+            n.SLO_GOOD_EVENTS, [self._observe_good], unit="{event}", description=GOOD_HELP)
+
+    def text(self) -> str:
+        """`slo_events_total` and `slo_good_events_total` as Prometheus text, counted now."""
+        counts = sorted(self.counts().items())
+        labels = [(t.labels_text({"journey_name": j, "probe_location": loc, "slo_name": slo}), c)
+                  for (j, slo, loc), c in counts]
+        return (t.family("slo_events_total", "counter", EVENTS_HELP,
+                         (t.sample("slo_events_total", text, c[0]) for text, c in labels))
+                + t.family("slo_good_events_total", "counter", GOOD_HELP,
+                           (t.sample("slo_good_events_total", text, c[1]) for text, c in labels)))
+
+    def journeys(self) -> list[Journey]:
+        """The tracked journeys now (their `journey_runs_total{journey_outcome="success"}` starts at 0)."""
+        return self._current()
 
     def track(self, journeys: JourneysSource) -> None:
         """Export every SLO of `journeys()` (read at each collection) at 0 until it has events."""

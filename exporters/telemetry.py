@@ -1,12 +1,14 @@
-"""The agent's OpenTelemetry: one MeterProvider and one TracerProvider, the journey instruments.
+"""The agent's telemetry: the journeys' series for /metrics, OpenTelemetry metrics and spans for OTLP.
 
-Not the global providers: each agent (and each test) builds its own `Telemetry`. Metrics go
-to the Prometheus reader (`/metrics`) and, when configured, a PeriodicExportingMetricReader
-over OTLP; spans go to a BatchSpanProcessor over OTLP. Every export runs in the SDK's own
+Not the global providers: each agent (and each test) builds its own `Telemetry`. /metrics is
+written from `JourneySeries` (exporters/journey_series.py), not through the SDK. The SDK's
+MeterProvider exists only when a reader takes its metrics (OTLP's PeriodicExportingMetricReader,
+or a test's); spans go to a BatchSpanProcessor over OTLP. Every export runs in the SDK's own
 threads with bounded queues and timeouts, so a slow or absent collector never slows a run.
 
 Run metrics are recorded once per finished run (after retries, as the store counts them),
-in the context of the run's root span, so histogram points carry its trace id as exemplar.
+in the context of the run's root span, so OTLP histogram points carry its trace id as exemplar.
+How many series a journey makes is its detail (docs/metrics.md, "What a journey costs").
 """
 
 from __future__ import annotations
@@ -20,10 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, Histogram, MeterProvider, TraceBasedExemplarFilter
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -32,17 +31,20 @@ from opentelemetry.trace import NonRecordingSpan
 
 from agent import __version__
 from agent.core import metric_names as n
-from agent.probe.result import Outcome, RunResult
+from agent.probe.result import RunResult
 from agent.probe.trace_context import SYNTHETIC_TRACESTATE
+from exporters.ids_only import IdsOnly
+from exporters.journey_series import JourneySeries, at_least, detail_of
+from exporters.otel_metrics import EXPLICIT, OtelMetrics
 from exporters.otlp import ExportFailures, OtlpSettings, build_exporters, otlp_enabled, resolve
-from exporters.self_metrics import Health, register_self_metrics
+from exporters.prometheus import SLO_FAMILIES, PrometheusEndpoint
+from exporters.self_metrics import Health, register_self_metrics, self_readings
 from exporters.slo_counters import SloCounters
 from exporters.tracing import IdOnlyTracer, RootContexts, RunSpans, SpanHooks
 
 if TYPE_CHECKING:
     from agent.config.models import AgentConfig
     from agent.journey.model import Journey
-    from exporters.prometheus import PrometheusEndpoint
 
 log = logging.getLogger("journeyprobe.telemetry")
 SloSample = tuple[str, dict[str, Any], float]
@@ -55,18 +57,15 @@ class Telemetry:
     def __init__(self, *, location: str = "", tracestate: str | None = SYNTHETIC_TRACESTATE,
                  prometheus: bool = True, otlp: OtlpSettings | None = None, instance_id: str | None = None,
                  metric_readers: Sequence[MetricReader] = (), span_exporters: Sequence[SpanExporter] = (),
-                 span_queue_size: int = 2048) -> None:
+                 span_queue_size: int = 2048, detail: str = n.DETAIL_BASIC) -> None:
         self.location = location
+        self.detail = detail
         self.failures = ExportFailures()
         self.otlp = otlp
         self.resource = _resource(location, instance_id)
+        self.series = JourneySeries(location, detail)
+        self.prometheus = PrometheusEndpoint(self.series, self.resource.attributes) if prometheus else None
         readers = list(metric_readers)
-        self.prometheus: PrometheusEndpoint | None = None
-        if prometheus:
-            from exporters.prometheus import PrometheusEndpoint
-
-            self.prometheus = PrometheusEndpoint()
-            readers.append(self.prometheus.reader)
         span_exporter = None
         self._push: MetricReader | None = None
         if otlp is not None:
@@ -75,18 +74,11 @@ class Telemetry:
                 metric_exporter, export_interval_millis=otlp.interval_s * 1000,
                 export_timeout_millis=otlp.timeout_s * 1000 + 1000)
             readers.append(self._push)
-        # Exemplars (trace ids on histogram points) reach OTLP only: the Prometheus text format
-        # carries none, so with Prometheus alone they would be work for nothing on every run.
-        exemplars = otlp is not None or bool(metric_readers)
-        self.meter_provider = MeterProvider(
-            resource=self.resource, metric_readers=readers, shutdown_on_exit=False,
-            exemplar_filter=TraceBasedExemplarFilter() if exemplars else AlwaysOffExemplarFilter(),
-            views=[*(View(instrument_type=Histogram, instrument_name=name,
-                          aggregation=ExplicitBucketHistogramAggregation(n.DURATION_BUCKETS))
-                     for name in (n.JOURNEY_DURATION, n.JOURNEY_STEP_DURATION, n.HTTP_CLIENT_DURATION,
-                                  n.BROWSER_VITAL)),
-                   View(instrument_type=Histogram, instrument_name=n.BROWSER_LAYOUT_SHIFT,
-                        aggregation=ExplicitBucketHistogramAggregation(n.LAYOUT_SHIFT_BUCKETS))])
+        # The SDK's instruments only when a reader takes them (OTLP, tests): /metrics has its own series.
+        self.otel: OtelMetrics | None = None
+        if readers:
+            self.otel = OtelMetrics(self.resource, readers, exemplars=True,
+                                    histograms=otlp.histograms if otlp is not None else EXPLICIT)
         self.tracer_provider = TracerProvider(resource=self.resource, sampler=ParentBased(ALWAYS_ON),
                                               shutdown_on_exit=False)
         for exporter in [*span_exporters, *([span_exporter] if span_exporter else [])]:
@@ -95,30 +87,18 @@ class Telemetry:
                 export_timeout_millis=(otlp.timeout_s if otlp else 10.0) * 1000))
         self._pipelines = [s for s, on in (("otlp.metrics", otlp is not None),
                                            ("otlp.traces", span_exporter is not None)) if on]
-        meter = self.meter = self.meter_provider.get_meter(n.METER_NAME, __version__)
-        self.runs = meter.create_counter(n.JOURNEY_RUNS, unit="{run}",
-                                         description="Finished journey runs by outcome.")
-        self.duration = meter.create_histogram(n.JOURNEY_DURATION, unit="s",
-                                               description="Duration of journey runs.")
-        self.slo_counters = SloCounters(meter, location, self.runs)  # slo_events_total & co, for the rules
-        self.step_duration = meter.create_histogram(n.JOURNEY_STEP_DURATION, unit="s",
-                                                    description="Duration of the steps of journey runs.")
-        # read at collection time: a dict write per run instead of an SDK measurement
-        self._last_success: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
-        meter.create_observable_gauge(n.JOURNEY_SUCCESS, [self._observe_success],
-                                      description="1 if the journey's last run succeeded, else 0.")
-        self.http_duration = meter.create_histogram(n.HTTP_CLIENT_DURATION, unit="s",
-                                                    description="Duration of HTTP client requests.")
-        self.vital = meter.create_histogram(n.BROWSER_VITAL, unit="s",
-                                            description="Web vitals of pages browser steps load (timings).")
-        self.layout_shift = meter.create_histogram(n.BROWSER_LAYOUT_SHIFT, unit="1",
-                                                   description="Cumulative layout shift of pages browser steps load.")
-        self.roots = RootContexts()
+        # Exemplars (trace ids on histogram points) reach OTLP only: the root contexts are kept for them.
+        self.roots = RootContexts() if self.otel is not None else None
+        self.slo_counters = SloCounters(location)  # slo_events_total & co, for the rules
+        if self.otel is not None:
+            self.slo_counters.register(self.otel.meter, self.otel.runs)
+        if self.prometheus is not None:
+            self.prometheus.slo_counters = self.slo_counters
         exporting = bool(span_exporters) or span_exporter is not None
+        self._spans = exporting or self.roots is not None  # else the run observer records no span at all
         tracer: Any = (self.tracer_provider.get_tracer(n.METER_NAME, __version__) if exporting
                        else IdOnlyTracer())
-        self.hooks = SpanHooks(tracer, self.http_duration, location, tracestate, self.roots)
-        self._slo_callbacks: list[Callable[[], Iterable[SloSample]]] = []
+        self.hooks = SpanHooks(tracer, self, location, tracestate, self.roots)
         self._closed = False
 
     @classmethod
@@ -127,48 +107,51 @@ class Telemetry:
         exporters = config.exporters
         otlp = resolve(exporters.otlp) if otlp_enabled(exporters.otlp) else None
         return cls(location=config.location, tracestate=config.probe.tracestate,
-                   prometheus=exporters.prometheus, otlp=otlp)
+                   prometheus=exporters.prometheus, otlp=otlp, detail=config.telemetry.detail)
 
     # -- the runner's and the daemon's hooks --------------------------------------------------------
-    def observer(self) -> RunSpans:
-        """A fresh observer for one run: pass `telemetry.observer` as the Runner's `observer_factory`."""
-        return RunSpans(self.hooks)
+    def observer(self) -> RunSpans | IdsOnly:
+        """A fresh observer for one run: pass `telemetry.observer` as the Runner's `observer_factory`.
+
+        Spans when a span exporter takes them (or OTLP metrics want exemplars); else ids and headers only."""
+        if self._spans or self.hooks.roots is not None:
+            return RunSpans(self.hooks)
+        return IdsOnly(self.hooks)
 
     def record(self, result: RunResult, journey: Journey | None = None) -> None:
         """Record one finished run: runs counter, durations, last-run gauge (the daemon's sink)."""
+        if self.prometheus is not None:
+            self.series.record(result, journey)
+        otel = self.otel
+        if otel is None:
+            return
         labels = journey.labels if journey is not None else result.labels
-        location = result.location or self.location
-        base: dict[str, Any] = {n.JOURNEY_NAME: result.journey, n.PROBE_LOCATION: location,
+        base: dict[str, Any] = {n.JOURNEY_NAME: result.journey, n.PROBE_LOCATION: result.location or self.location,
                                 **n.label_attributes(labels)}
-        outcome = result.outcome.value
-        root = self.roots.pop(result.trace_id)
+        root = self.roots.pop(result.trace_id) if self.roots is not None else None
         context = trace.set_span_in_context(NonRecordingSpan(root)) if root is not None else None
-        runs = {**base, n.JOURNEY_OUTCOME: outcome}
-        if result.error_type:
-            runs[n.ERROR_TYPE] = result.error_type
-        self.runs.add(1, runs)
-        self.duration.record(result.duration_s, {**base, n.JOURNEY_OUTCOME: outcome}, context=context)
-        for step in result.steps:
-            if step.outcome is Outcome.SKIPPED:
-                continue
-            attributes = {**base, n.JOURNEY_STEP: step.name, n.JOURNEY_OUTCOME: step.outcome.value}
-            self.step_duration.record(step.duration_s, attributes, context=context)
-            self._record_vitals(step.vitals, {**base, n.JOURNEY_STEP: step.name}, context)
-        self._last_success[tuple(base.items())] = (base, 1 if result.passed else 0)
+        otel.record(result, base, at_least(detail_of(journey, self.detail), n.DETAIL_STEPS), context)
 
-    def _observe_success(self, options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(value, attributes) for attributes, value in list(self._last_success.values())]
+    # -- RequestMetrics (the HTTP client histogram, for journeys at `requests` detail) ---------------
+    def wants(self, journey: Journey | None) -> bool:
+        return detail_of(journey, self.detail) == n.DETAIL_REQUESTS
 
-    def _record_vitals(self, vitals: Iterable[dict[str, Any]], attributes: dict[str, Any], context: Any) -> None:
-        """`journey.browser.vital{vital=ttfb|fcp|lcp|dom_content_loaded|load}`; CLS, a score, apart."""
-        for page in vitals:
-            for key, value in page.items():
-                if value is None or not isinstance(value, (int, float)):
-                    continue
-                if key == "cls":
-                    self.layout_shift.record(value, attributes, context=context)
-                elif key.endswith("_s"):
-                    self.vital.record(value, {**attributes, n.VITAL: key[:-2]}, context=context)
+    def record_request(self, journey: Journey | None, duration_s: float, attributes: dict[str, Any],
+                       span: Any) -> None:
+        """One HTTP request of a journey at `requests` detail; past the journey's cap of series
+        (a target choosing statuses or errors) new attribute sets fold into one overflow series."""
+        name = attributes.get(n.JOURNEY_NAME, "")
+        attributes = dict(self.hooks.series.admit(name, attributes))
+        if self.prometheus is not None:
+            self.series.block(journey, name, self.location, journey.labels if journey else {}).record_request(
+                duration_s, {k: v for k, v in attributes.items() if k not in self._journey_keys(journey)})
+        if self.otel is not None:
+            context = trace.set_span_in_context(span) if span is not None else None
+            self.otel.record_request(duration_s, attributes, context)
+
+    @staticmethod
+    def _journey_keys(journey: Journey | None) -> set[str]:
+        return {n.JOURNEY_NAME, *(journey.labels if journey is not None else ())}
 
     def metrics(self) -> tuple[bytes, str]:
         """The Prometheus exposition (for `state.metrics`); empty when Prometheus is off."""
@@ -178,41 +161,25 @@ class Telemetry:
 
     def watch(self, health: Callable[[], Health], sinks: Iterable[str] = ()) -> None:
         """Publish the agent's own health as `journeyprobe.*` metrics; `sinks`: those besides the store."""
-        register_self_metrics(self.meter, health, self.failures.counts, self._pipelines, sinks)
+        readings = self_readings(self.failures.counts, self._pipelines, sinks)
+        if self.prometheus is not None:
+            self.prometheus.health, self.prometheus.readings = health, readings
+        if self.otel is not None:
+            register_self_metrics(self.otel.meter, health, readings)
 
     def register_slo_gauges(self, callback: Callable[[], Iterable[SloSample]]) -> None:
         """Add a source of SLO gauge values: `callback()` -> [(name, attributes, value)].
 
         Names are `slo.objective`, `slo.sli`, `slo.error_budget.remaining`, `slo.burn_rate`
         (Prometheus: `slo_*_ratio`); every value also gets this agent's `probe.location`. The
-        callback runs in exporter threads and the /metrics handler, once per gauge and collection:
-        return a snapshot, quickly, without awaiting.
+        callback runs in exporter threads and the /metrics writer: return a snapshot, quickly,
+        without awaiting; /metrics writes the gauges again only when the callback returns a new list.
         """
-        first = not self._slo_callbacks
-        self._slo_callbacks.append(callback)
-        if not first:
-            return
-        descriptions = {n.SLO_OBJECTIVE: "Objective of the SLO (0..1).",
-                        n.SLO_SLI: "Measured SLI over the window (0..1).",
-                        n.SLO_BUDGET_REMAINING: "Part of the error budget left over the SLO's period.",
-                        n.SLO_BURN_RATE: "Error budget burn rate over the window (1 = exactly on budget)."}
-        for name, description in descriptions.items():
-            self.meter.create_observable_gauge(name, [self._slo_observer(name)], unit="1",
-                                               description=description)
-
-    def _slo_observer(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        def observe(options: CallbackOptions) -> Iterable[Observation]:
-            out: list[Observation] = []
-            for callback in list(self._slo_callbacks):
-                try:
-                    samples = list(callback())
-                except Exception:  # a broken source must not break the other metrics
-                    log.exception("an SLO gauge callback failed")
-                    continue
-                out.extend(Observation(value, {n.PROBE_LOCATION: self.location, **attrs})
-                           for sample_name, attrs, value in samples if sample_name == name)
-            return out
-        return observe
+        callback = _with_location(callback, self.location)
+        if self.prometheus is not None:
+            self.prometheus.slo.sources.append(callback)
+        if self.otel is not None:
+            self.otel.add_slo_source(callback, {name: help_text for name, (_, help_text) in SLO_FAMILIES.items()})
 
     # -- shutting down ------------------------------------------------------------------------------
     def force_flush(self, timeout_s: float = 5.0) -> bool:
@@ -230,8 +197,11 @@ class Telemetry:
             return True
         self._closed = True
         millis = int(timeout_s * 1000)
-        finished = _bounded([self.tracer_provider.shutdown,
-                             lambda: self.meter_provider.shutdown(timeout_millis=millis)], timeout_s)
+        work: list[Callable[[], object]] = [self.tracer_provider.shutdown]
+        otel = self.otel
+        if otel is not None:
+            work.append(lambda: otel.provider.shutdown(timeout_millis=millis))
+        finished = _bounded(work, timeout_s)
         if not finished:
             log.warning("telemetry did not finish exporting within %.0fs; the rest is dropped", timeout_s)
         return finished
@@ -276,3 +246,18 @@ def _resource(location: str, instance_id: str | None) -> Resource:
     if "service.instance.id" not in resource.attributes:
         resource = resource.merge(Resource({"service.instance.id": str(uuid.uuid4())}))
     return resource
+
+
+def _with_location(callback: Callable[[], Iterable[SloSample]], location: str) -> Callable[[], list[SloSample]]:
+    """The SLO samples with this agent's `probe.location`; the same list back until the source's own changes
+    (/metrics rewrites the SLO gauges only when a source hands over a new list)."""
+    last: list[Any] = [None, []]
+
+    def located() -> list[SloSample]:
+        samples = callback()
+        if samples is not last[0]:
+            last[1] = [(name, {n.PROBE_LOCATION: location, **attrs}, value) for name, attrs, value in samples]
+            last[0] = samples
+        return last[1]  # type: ignore[no-any-return]
+
+    return located

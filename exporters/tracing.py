@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram
 from opentelemetry.trace import (
     NonRecordingSpan,
     Span,
@@ -78,15 +77,26 @@ def guarded(method: Callable[..., None]) -> Callable[..., None]:
     return hook
 
 
+class RequestMetrics(Protocol):
+    """Where `http.client.request.duration` goes, for the journeys whose detail asks for it."""
+
+    def wants(self, journey: Journey | None) -> bool: ...
+
+    def record_request(self, journey: Journey | None, duration_s: float, attributes: dict[str, Any],
+                       span: Span | None) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SpanHooks:
-    """What the per-run observers share: the tracer, the HTTP client histogram, where roots go."""
+    """What the per-run observers share: the tracer, the request metrics, where roots go.
+
+    `roots` is None when no metric reader takes exemplars: the run's root context is then not kept."""
 
     tracer: Tracer | IdOnlyTracer
-    http_duration: Histogram
+    requests: RequestMetrics | None
     location: str
     tracestate: str | None
-    roots: RootContexts
+    roots: RootContexts | None
     series: SeriesCap = field(default_factory=SeriesCap)  # of http.client.request.duration, per journey
 
 
@@ -104,7 +114,9 @@ class IdOnlyTracer:
 
 
 def _random_id(size: int) -> int:
-    return int.from_bytes(secrets.token_bytes(size), "big") or 1
+    """A random id as the OpenTelemetry SDK's RandomIdGenerator makes them (no system call: ids are
+    not secrets; `secrets` read /dev/urandom three times a run)."""
+    return random.getrandbits(size * 8) or 1
 
 
 class RootContexts:
@@ -187,7 +199,8 @@ class RunSpans:
         if not result.passed:
             _fail(root, result.error_type, self._redact(result.error or result.outcome.value))
         root.end()
-        self._hooks.roots.add(root.get_span_context())
+        if self._hooks.roots is not None:
+            self._hooks.roots.add(root.get_span_context())
         self._root = None
 
     # -- RequestObserver --------------------------------------------------------------------------
@@ -234,17 +247,18 @@ class RunSpans:
             if error:
                 _fail(span, error, error)
             span.end()
+        requests = self._hooks.requests
+        if requests is None or request is None or not requests.wants(self._journey):
+            return
         metric: dict[str, Any] = {k: v for k, v in attributes.items() if k == n.HTTP_METHOD}
-        metric.update(request.server if request is not None else {})
+        metric.update(request.server)
         if status is not None:
             metric[n.HTTP_STATUS] = status
         if error:
             metric[n.ERROR_TYPE] = error
         metric.update({n.JOURNEY_NAME: self._name, n.JOURNEY_STEP: self._step_name, **self._labels})
-        if request is not None:
-            context = trace.set_span_in_context(span) if span is not None else None
-            took = timing.duration_s or time.perf_counter() - request.started  # the step's figure once complete
-            self._hooks.http_duration.record(took, self._hooks.series.admit(self._name, metric), context=context)
+        took = timing.duration_s or time.perf_counter() - request.started  # the step's figure once complete
+        requests.record_request(self._journey, took, metric, span)
 
     # -- helpers ----------------------------------------------------------------------------------
     @property

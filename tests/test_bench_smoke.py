@@ -94,3 +94,18 @@ def test_profile_summarizes(tmp_path: Path) -> None:
     assert summary["samples"] == 4
     assert dict(summary["inclusive_pct"])["main (a.py)"] == 100.0
     assert dict(summary["library_pct"])["aiohttp"] == 75.0
+
+
+def test_side_by_side(tmp_path: Path) -> None:
+    stdout, data = run("bench_side_by_side.py", "--journeys", "20", "--interval", "2", "--seconds", "5",
+                       "--warmup", "3", "--scrape-every", "2", "--no-prometheus", tmp_path=tmp_path, timeout=240)
+    assert "CPU per check" in stdout and "journeyprobe / blackbox_exporter" in stdout
+    assert data["checks"]["journeyprobe"] > 0 and data["cpu_ms_per_check"]["journeyprobe"] > 0
+    assert data["checks"]["aiohttp (bare)"] > 0
+    assert 0 < data["daemon"]["series_per_journey"] <= 17
+
+
+def test_metrics(tmp_path: Path) -> None:
+    stdout, data = run("bench_metrics.py", "--journeys", "20", "--rounds", "1", tmp_path=tmp_path)
+    assert "record µs/run" in stdout
+    assert {r["contender"] for r in data["results"]} == {"otel", "library", "journeyprobe"}

@@ -48,7 +48,7 @@ async def record_runs(telemetry: Telemetry, url: str) -> None:
 
 async def test_exposition_names_follow_the_contract(target: tuple[str, Seen]) -> None:
     url, _ = target
-    telemetry = Telemetry(location="tokyo-1")
+    telemetry = Telemetry(location="tokyo-1", detail="requests")  # every family: the most detailed level
     try:
         await record_runs(telemetry, url)
         body, content_type = telemetry.metrics()

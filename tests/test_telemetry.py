@@ -29,8 +29,9 @@ LOCATION = "tokyo-1"
 async def exporting(compression: Literal["gzip", "none"] = "gzip",
                     **extra: Any) -> AsyncIterator[tuple[Receiver, Telemetry]]:
     async with otlp_receiver(encoding="gzip" if compression == "gzip" else "") as receiver:
-        settings = resolve(OtlpConfig(endpoint=receiver.url, interval=60, timeout=5, compression=compression))
-        telemetry = Telemetry(location=LOCATION, otlp=settings, **extra)
+        settings = resolve(OtlpConfig(endpoint=receiver.url, interval=60, timeout=5, compression=compression,
+                                      histograms="explicit"))
+        telemetry = Telemetry(location=LOCATION, otlp=settings, **{"detail": "requests", **extra})
         try:
             yield receiver, telemetry
         finally:

@@ -63,6 +63,9 @@ class OtlpConfig(_Strict):
     headers: dict[str, str] = {}
     compression: Literal["gzip", "none"] = "gzip"
     traces: bool = True
+    histograms: Literal["exponential", "explicit"] | None = Field(
+        default=None, description="histogram kind sent (default: OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_"
+                                  "AGGREGATION, else exponential)")
 
 
 class JsonlConfig(_Strict):
@@ -75,6 +78,12 @@ class ExportersConfig(_Strict):
     otlp: OtlpConfig | None = None
     prometheus: bool = True
     jsonl: JsonlConfig | None = None
+
+
+class TelemetryConfig(_Strict):
+    detail: Literal["basic", "steps", "requests"] = Field(
+        default="basic", description="series per journey on /metrics and OTLP (docs/metrics.md); "
+                                     "a journey's own `telemetry.detail` wins")
 
 
 class WebhookConfig(_Strict):
@@ -123,6 +132,8 @@ class AgentConfig(_Strict):
     concurrency: int = Field(default=100, ge=1, le=10_000)
     jitter: float = Field(default=0.0, ge=0.0, le=0.5)
     shard: str | None = None
+    workers: int | Literal["auto"] = Field(
+        default=1, description="processes that run the journeys: 1 (the daemon itself), N, or auto (one per core)")
     grace: Duration = 10.0
     reload_poll: Duration = 2.0
     artifacts: str = "artifacts"
@@ -132,6 +143,7 @@ class AgentConfig(_Strict):
     storage: StorageConfig = StorageConfig()
     server: ServerConfig = ServerConfig()
     exporters: ExportersConfig = ExportersConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
     alerting: list[AlertSink] = []
     alerts: AlertingOptions = AlertingOptions()
     probe: ProbeConfig = ProbeConfig()

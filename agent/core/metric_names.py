@@ -58,6 +58,16 @@ VITAL = "vital"
 LAYOUT_SHIFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0)
 """CLS is a score: good below 0.1, poor above 0.25."""
 
+DETAIL_BASIC, DETAIL_STEPS, DETAIL_REQUESTS = "basic", "steps", "requests"
+DETAILS = (DETAIL_BASIC, DETAIL_STEPS, DETAIL_REQUESTS)
+"""How much a journey puts on /metrics and OTLP (docs/metrics.md, "What a journey costs"): `basic`
+is the run counter, the last-run gauge, the run histogram with BASIC_BUCKETS and each step's
+count and sum; `steps` adds every bucket of DURATION_BUCKETS to the run and step histograms and
+the browser vitals; `requests` adds `http.client.request.duration`."""
+
+BASIC_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+"""Bounds of the run histogram at `basic` detail (plus the thresholds of the journey's latency SLOs)."""
+
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0, 15.0,
                     30.0, 60.0)
 """Histogram bounds in seconds: 10 ms to 60 s, as journeys and their steps take."""

@@ -19,7 +19,9 @@ from agent.config.shard import owns, parse_shard
 from agent.core.clock import Clock, system_clock
 from agent.daemon.compose import Parts, build_parts, close_all
 from agent.daemon.logs import log_run
+from agent.daemon.process_tuning import collect_less_often
 from agent.daemon.scheduler import Scheduler
+from agent.daemon.workers import WorkerPool, worker_count
 from agent.journey.loader import LoadError, load_journeys
 from agent.journey.model import Journey
 from agent.probe.artifacts import Retention
@@ -29,7 +31,7 @@ from agent.probe.runner import Runner
 from agent.slo.indicator import verdicts
 from agent.web.server import start_server
 from agent.web.state import AgentState
-from exporters.self_metrics import Health
+from exporters.self_metrics import Health, Lateness
 
 log = logging.getLogger("journeyprobe.daemon")
 
@@ -52,6 +54,8 @@ class Daemon:
         self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter,
                                    clock=clock, location=config.location if config.schedule.spread_locations else "")
         self.parts: Parts | None = None
+        self.workers: WorkerPool | None = None  # worker processes run the journeys (`workers:` > 1)
+        self._worker_count = worker_count(config.workers)
         self.base_url = ""
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -63,6 +67,7 @@ class Daemon:
     async def start(self) -> None:
         journeys = await asyncio.to_thread(load_journeys, self.journey_paths)  # LoadError: bad at start
         _share_the_gil()
+        collect_less_often()
         self.parts = parts = await build_parts(self.config, self.runner, self._journeys_now, clock=self.clock)
         self.state.store = parts.store
         self.state.slo_status = parts.slo.status
@@ -73,6 +78,9 @@ class Daemon:
         self._mtimes = await asyncio.to_thread(self._scan)
         self._server, self.base_url = await start_server(self.state)
         await self.scheduler.start()
+        if self._worker_count > 1:
+            self.workers = WorkerPool(self, self._worker_count)
+            await self.workers.start()
         self._tasks = [asyncio.create_task(self._watch(), name="journeyprobe-watch"),
                        asyncio.create_task(self._reloader(), name="journeyprobe-reload")]
         _freeze_heap()
@@ -85,7 +93,9 @@ class Daemon:
     def health(self) -> Health:
         """The agent's own health now, for the self-metrics (read from exporter threads: reads only)."""
         store = self.state.store
-        return Health(runs_in_flight=self.scheduler.in_flight, runs_skipped=self.scheduler.skipped_total,
+        schedule = self.workers or self.scheduler
+        return Health(runs_in_flight=schedule.in_flight, runs_skipped=schedule.skipped_total,
+                      lateness=Lateness.of(schedule),
                       store_flush_lag_s=store.last_flush_lag_s if store else None,
                       store_pending=store.pending if store else None,
                       store_dropped=store.dropped if store else None,
@@ -114,6 +124,8 @@ class Daemon:
         cancelled = await self.scheduler.drain(self.config.grace)
         if cancelled:
             log.warning("cancelled %d runs still going after the %.0fs grace period", cancelled, self.config.grace)
+        if self.workers is not None:
+            await self.workers.stop(self.config.grace)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -145,7 +157,7 @@ class Daemon:
         if self.config.shard:
             index, count = parse_shard(self.config.shard)
             journeys = [j for j in journeys if owns(j.name, index, count)]
-        changes = self.scheduler.update(journeys)
+        changes = self.scheduler.update(journeys if self._worker_count <= 1 else [])  # else the workers do
         self.state.journeys = {j.name: j for j in journeys}
         self.state.journeys_loaded = True
         self.state.reload_errors = []
@@ -163,6 +175,8 @@ class Daemon:
                       len(self.state.journeys), exc)
             return False
         changes = self._apply(journeys)
+        if self.workers is not None:
+            self.workers.reload()
         _freeze_heap()
         log.info("reloaded journeys: %s", ", ".join(f"{k} {v}" for k, v in changes.items() if v) or "no changes")
         return True

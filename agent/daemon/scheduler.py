@@ -20,6 +20,7 @@ import logging
 import math
 import random
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ EARLY_TOLERANCE = 1e-4
 """A timer that fires more than this before its wall-clock due time waits for the remainder."""
 SKIP_WARN_EVERY = 60.0
 """Seconds between two warnings about skipped runs of one journey."""
+LATENESS_BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+"""Bounds (s) of `journeyprobe_run_start_lateness_seconds`: is the agent keeping its schedule?"""
 
 
 def schedule_offset(name: str, interval: float, location: str = "") -> float:
@@ -123,6 +126,10 @@ class Scheduler:
         self.skipped_total = 0
         self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)
         """Start lateness samples: actual start minus due time, seconds."""
+        self.lateness_bounds = LATENESS_BOUNDS
+        self.lateness_buckets = [0] * len(LATENESS_BOUNDS)
+        """Runs started, by lateness bucket (not cumulative; beyond the last bound: `started_total`)."""
+        self.lateness_sum = 0.0
 
     # -- configuration -------------------------------------------------------------------------
     def update(self, journeys: Sequence[Journey]) -> dict[str, list[str]]:
@@ -293,8 +300,12 @@ class Scheduler:
             lateness = start - due
             stats.started += 1
             stats.last_lateness_s = lateness
-            self.started_total += 1
             self.lateness.append(lateness)
+            index = bisect_left(LATENESS_BOUNDS, lateness)
+            if index < len(LATENESS_BOUNDS):
+                self.lateness_buckets[index] += 1
+            self.lateness_sum += lateness
+            self.started_total += 1
             await self._execute(journey, due)
         except asyncio.CancelledError:
             stats.cancelled += 1

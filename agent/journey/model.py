@@ -194,6 +194,12 @@ class Retry(Strict):
     delay: Duration = Field(default=0, ge=0)
 
 
+class JourneyTelemetry(Strict):
+    detail: Literal["basic", "steps", "requests"] | None = Field(
+        default=None, description="series on /metrics and OTLP: basic, steps (+ step and vitals histograms) or "
+                                  "requests (+ HTTP client histogram); default: the agent's")
+
+
 class Journey(Strict):
     name: Name
     description: str = ""
@@ -205,6 +211,7 @@ class Journey(Strict):
     traceparent: bool = True
     steps: list[Step] = Field(min_length=1)
     slos: list[Slo] = []
+    telemetry: JourneyTelemetry | None = None
     _source: str | None = PrivateAttr(default=None)
 
     @property

@@ -9,11 +9,11 @@ statements of `CHUNK_ROWS`.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from agent.core import jsonfast
 from agent.probe.result import RunResult
 
 # result, SLO verdicts, time.monotonic() when added, its `runs` row
@@ -33,7 +33,7 @@ def run_row(result: RunResult) -> tuple[Any, ...]:
     """The `runs` row of a result."""
     return (result.journey, result.started_at.timestamp(), result.outcome.value, result.error_type,
             result.duration_s, result.trace_id, result.location, result.attempt, int(result.agent_side),
-            json.dumps(result.to_dict(), separators=(",", ":"), default=str))
+            jsonfast.dumps(result.to_dict()))
 
 
 def batch_rows(batch: list[BatchItem]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:

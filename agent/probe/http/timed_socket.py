@@ -79,6 +79,32 @@ class TimedSocket(socket.socket):
         self.received_at = now
 
 
+TCP_INFO = getattr(socket, "TCP_INFO", 11)  # Linux's value
+_TCP_INFO_SIZE = 104  # up to tcpi_total_retrans; older kernels give fewer bytes
+_RTT_OFFSET, _TOTAL_RETRANS_OFFSET = 68, 100  # struct tcp_info: tcpi_rtt (µs), tcpi_total_retrans
+
+
+def handshake_rtt(sock: Any) -> float | None:
+    """The connection's round-trip time as the kernel measured it, in seconds, right after connecting.
+
+    Before any data is exchanged, `tcpi_rtt` is the handshake's own sample: from the SYN leaving
+    to the SYN-ACK arriving, the network's time to connect whatever the event loop was doing
+    meanwhile. None when unknown (not Linux, not a TCP socket) or when a segment had to be sent
+    again (a lost SYN gives no sample: the caller's own clock is then the better figure)."""
+    if not KERNEL_STAMPS or sock is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, AttributeError, ValueError):
+        return None
+    if len(info) < _RTT_OFFSET + 4:
+        return None
+    (rtt_us,) = struct.unpack_from("@I", info, _RTT_OFFSET)
+    if len(info) >= _TOTAL_RETRANS_OFFSET + 4 and struct.unpack_from("@I", info, _TOTAL_RETRANS_OFFSET)[0]:
+        return None
+    return rtt_us / 1e6 if rtt_us else None
+
+
 _keeper: socket.socket | None = None
 
 

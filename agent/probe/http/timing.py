@@ -6,10 +6,11 @@ does through `SSLContext.wrap_bio`; `TimedSSLContext` notes that moment for the 
 under way (found through a context variable), which splits connect from tls.
 
 A request's duration is the sum of its phases, each taken as close to the wire as it can be,
-so that it is the target's and the network's time, as curl's `time_total` is:
-`TimedResponseHandler`, the protocol of `TimedConnector`'s connections, notes when the
-connection is made and when response bytes arrive, the latter from the kernel's receive
-stamps where there are any (`http_socket.TimedSocket`). The Python work in between (aiohttp
+so that it is the target's and the network's time, as curl's `time_total` is: the connect
+is the handshake's round trip as the kernel measured it (`timed_socket.handshake_rtt`), so a
+loop held up by other work (a browser starting) does not lengthen it; `TimedResponseHandler`,
+the protocol of `TimedConnector`'s connections, notes when response bytes arrive, from the
+kernel's receive stamps where there are any (`timed_socket.TimedSocket`). The Python work in between (aiohttp
 building the request after the connect, parsing the response, waking the step's task:
 ~1.5 ms on a 2-core machine, more when the loop is busy or the process was idle) is the
 agent's, not the target's, and is left out.
@@ -30,7 +31,7 @@ import aiohttp
 from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
-from agent.probe.http.timed_socket import TimedSocket, socket_of, timed_socket
+from agent.probe.http.timed_socket import TimedSocket, handshake_rtt, socket_of, timed_socket
 from agent.probe.result import Phases
 
 CLOCK_SLACK_S = 0.001  # kernel stamps come by the wall clock: tens of µs of jitter against perf_counter
@@ -56,6 +57,8 @@ class RequestTiming:
     _sent: float = 0.0
     _first_byte: float = 0.0
     _protocol: TimedResponseHandler | None = None
+    _sock: Any = None  # the socket being connected (new connections only)
+    _rtt: float | None = None  # its handshake's round trip, from the kernel
     observed: object = None  # the request observer's own record of this request (telemetry's span)
 
     def phases(self) -> Phases:
@@ -81,9 +84,11 @@ class TimedResponseHandler(ResponseHandler):
 
     def connection_made(self, transport: Any) -> None:
         timing = _current.get()  # the request that opened the connection (its context is copied here)
+        self.timed_socket = socket_of(transport)
         if timing is not None:
             timing._connected = time.perf_counter()
-        self.timed_socket = socket_of(transport)
+            if timing._rtt is None:  # plain TCP: nothing was sent yet, the handshake is the only sample
+                timing._rtt = handshake_rtt(self.timed_socket or transport.get_extra_info("socket") or timing._sock)
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -113,13 +118,22 @@ class TimedConnector(aiohttp.TCPConnector):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(socket_factory=timed_socket, **kwargs)
+        super().__init__(socket_factory=_socket_factory, **kwargs)
         if hasattr(self, "_factory"):
             self._factory = functools.partial(TimedResponseHandler, loop=self._loop)  # type: ignore[assignment]
 
 
 _current: contextvars.ContextVar[RequestTiming | None] = contextvars.ContextVar("request_timing",
                                                                                  default=None)
+
+
+def _socket_factory(addr_info: tuple[Any, ...]) -> Any:
+    """`timed_socket`, noted in the request under way so that its handshake can be read from the kernel."""
+    sock = timed_socket(addr_info)
+    timing = _current.get()
+    if timing is not None:
+        timing._sock = sock
+    return sock
 
 
 class TimedSSLContext(ssl.SSLContext):
@@ -129,6 +143,8 @@ class TimedSSLContext(ssl.SSLContext):
         timing = _current.get()
         if timing is not None:
             timing._tls_start = time.perf_counter()
+            if timing._rtt is None:  # before the first TLS byte: the handshake is the only sample
+                timing._rtt = handshake_rtt(timing._sock)
         return super().wrap_bio(*args, **kwargs)
 
 
@@ -174,6 +190,7 @@ async def _create_start(session: Any, ctx: SimpleNamespace, params: Any) -> None
     if (timing := _timing(ctx)) is not None:
         timing._create_start = time.perf_counter()
         timing._dns_end = timing._tls_start = timing._connected = 0.0
+        timing._sock, timing._rtt = None, None
 
 
 async def _create_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
@@ -182,11 +199,12 @@ async def _create_end(session: Any, ctx: SimpleNamespace, params: Any) -> None:
     now = time.perf_counter()
     connect_from = timing._dns_end or timing._create_start
     connected = timing._connected if connect_from <= timing._connected <= now else now
+    seen = (timing._tls_start or connected) - connect_from  # as the event loop noticed it
+    rtt = timing._rtt
+    # the kernel's handshake time, unless the loop saw it faster (clocks) or it has none (a lost SYN)
+    timing.connect_s += rtt if rtt is not None and rtt <= seen + CLOCK_SLACK_S else seen
     if timing._tls_start:
-        timing.connect_s += timing._tls_start - connect_from
         timing.tls_s += connected - timing._tls_start
-    else:
-        timing.connect_s += connected - connect_from
     timing._sent = now
 
 
