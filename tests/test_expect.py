@@ -24,7 +24,7 @@ DOC = {
 }
 
 
-def view(body: str | None = None, status: int | None = 200, duration_s: float = 0.25,
+def view(body: str | bytes | None = None, status: int | None = 200, duration_s: float = 0.25,
          headers: Any = None, cert_days: float | None = 45.0) -> ResponseView:
     if headers is None:
         headers = CIMultiDictProxy(CIMultiDict([("Content-Type", "application/json"), ("X-Count", "5"),
@@ -315,3 +315,36 @@ def test_evaluate_never_raises_on_arbitrary_responses(body: str, headers: dict[s
     for text in FIXED:
         message = parse(text).evaluate(response)
         assert message is None or message.startswith(f"expected {parse(text).subject.text} ")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@given(body=st.one_of(st.text(), JSON_VALUES.map(json.dumps)).filter(_encodes))
+@settings(max_examples=300)
+def test_a_body_judged_as_bytes_gets_the_verdicts_it_gets_as_text(body: str) -> None:
+    """`contains`, `matches` and `json.*` read a UTF-8 body's bytes; the text gives the same verdicts."""
+    as_text, as_bytes = view(body=body), view(body=body.encode("utf-8"))
+    for text in [*FIXED, f"body contains {json.dumps(body[1:4])}", f"body not contains {json.dumps(body[:2])}"]:
+        assert (parse(text).evaluate(as_text) is None) == (parse(text).evaluate(as_bytes) is None), text
+
+
+@pytest.mark.parametrize(("body", "expectation"), [
+    (b'{"a": NaN}', "json.a exists"),  # orjson refuses NaN; the standard library reads it
+    (b'{"n": 123456789012345678901234567890}', "json.n > 1"),  # past 64 bits
+    (b'{"s": "caf\xe9"}', 'json.s == "caf\ufffd"'),  # invalid UTF-8: read as text, the byte replaced
+    (b'\xef\xbb\xbf{"a": 1}', "json.a not exists"),  # a BOM is not JSON, either way
+], ids=["nan", "big-integer", "invalid-utf8", "bom"])
+def test_json_the_fast_parser_refuses_is_read_as_text(body: bytes, expectation: str) -> None:
+    assert parse(expectation).evaluate(view(body=body)) is None
+
+
+def test_a_failed_search_of_a_large_body_shows_its_beginning_and_size_in_bytes() -> None:
+    message = parse('body contains "needle"').evaluate(view(body=b"\xc3\xa9" * 5_000))
+    assert message is not None and message.startswith('expected body contains "needle", saw "éé')
+    assert message.endswith('…" (10000 bytes)') and len(message) < 400

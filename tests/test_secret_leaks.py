@@ -201,7 +201,7 @@ def test_a_quote_a_backslash_non_ascii_and_a_tag_and_the_cut_at_200() -> None:
     outputs = asyncio.run(all_outputs(FIXED_SECRET, filler))
     assert_no_leak(outputs, FIXED_SECRET)
     echoed(outputs)
-    assert re.search(r'token\\": \\"\[[A-Z]*\]?…" \(\d+ characters\)', outputs["check terminal"])
+    assert re.search(r'token\\": \\"\[[A-Z]*\]?…" \(\d+ bytes\)', outputs["check terminal"])
 
 
 def test_the_cut_never_shows_the_beginning_of_a_secret() -> None:

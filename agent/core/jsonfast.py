@@ -28,3 +28,13 @@ def dumps(value: Any) -> str:
     if orjson is not None:
         return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
     return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False, allow_nan=True)
+
+
+def loads_utf8(data: bytes | bytearray) -> Any:
+    """The JSON document in UTF-8 bytes, parsed without a text copy of them when orjson is there.
+
+    Raises ValueError when orjson refuses them (invalid UTF-8, NaN, integers past 64 bits, deep
+    nesting): the caller then parses the decoded text with the standard library, which decides."""
+    if orjson is not None:
+        return orjson.loads(data)
+    raise ValueError("orjson is not installed")

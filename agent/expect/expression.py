@@ -25,15 +25,14 @@ value such as `14d` is converted).
 
 from __future__ import annotations
 
-import codecs
 import json
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
 import jmespath
 from jmespath.exceptions import JMESPathError
@@ -42,6 +41,7 @@ from jmespath.functions import Functions
 from agent.core import redaction
 from agent.core.durations import format_duration
 from agent.expect.regex import RegexError, compile_regex, search
+from agent.expect.response import MISSING, ResponseView, body_decoder
 from agent.expect.tokens import Duration, ExpectationSyntaxError, Scanner
 
 __all__ = ["MISSING", "Duration", "Expectation", "ExpectationSyntaxError", "ResponseView", "Subject",
@@ -52,97 +52,10 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operato
                                                  ">=": operator.ge}
 _NUMERIC = re.compile(r"\s*-?\d{1,300}(?:\.\d+)?(?:[eE][+-]?\d+)?\s*")
 _FUNCTIONS: dict[str, Any] = Functions().FUNCTION_TABLE
-
-
-class _Missing:
-    """The type of MISSING: what an absent subject resolves to."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Final = _Missing()
-
-
-class ResponseView:
-    """What a step saw of its response.
-
-    The body may be given as bytes: it is decoded to text on first use (by `decode`; UTF-8 with
-    replacement by default), once, and the bytes are let go then. A step whose expectations look
-    only at the status, headers, duration or certificate never pays for a text copy of its body.
-    """
-
-    __slots__ = ("_decode", "_json", "_raw", "_text", "cert_expires_in_days", "duration_s", "headers", "status")
-
-    def __init__(self, status: int | None, duration_s: float, body: str | bytes | bytearray,
-                 headers: Mapping[str, str], cert_expires_in_days: float | None = None, *,
-                 decode: Callable[[bytes | bytearray], str] | None = None) -> None:
-        self.status = status
-        self.duration_s = duration_s
-        self.headers = headers
-        self.cert_expires_in_days = cert_expires_in_days
-        self._text: str | None = body if isinstance(body, str) else None
-        self._raw: bytes | bytearray | None = None if isinstance(body, str) else body
-        self._decode = decode
-        self._json: list[Any] = []
-
-    @property
-    def body(self) -> str:
-        """The body as text (decoded now if it came as bytes)."""
-        if self._text is None:
-            raw = self._raw if self._raw is not None else b""
-            self._text = self._decode(raw) if self._decode is not None else raw.decode("utf-8", "replace")
-            self._raw = None
-        return self._text
-
-    def json(self) -> Any:
-        """The body parsed as JSON (once); MISSING when it is not JSON."""
-        if not self._json:
-            try:
-                self._json.append(json.loads(self.body))
-            except (ValueError, RecursionError):
-                self._json.append(MISSING)
-        return self._json[0]
-
-    def header(self, name: str) -> str | None:
-        """The header's value, found case-insensitively; repeated values joined with ', '."""
-        wanted = name.lower()
-        values = [value for key, value in self.headers.items() if key.lower() == wanted]
-        return ", ".join(values) if values else None
-
-
-def body_decoder(charset: str | None) -> tuple[Callable[[bytes | bytearray], str], str | None]:
-    """How to read a body in its declared charset (UTF-8 when none), undecodable bytes replaced.
-
-    A charset Python cannot decode with (`utf8mb4`, `binary`, `none`, a codec that is not a text
-    encoding or cannot replace) is the target's choice, not an error: the body is read as UTF-8
-    with replacement characters, and the second item is a note that says so. Nothing is decoded
-    here: ResponseView decodes on first use."""
-    if not charset:
-        return _utf8, None
-    try:
-        info = codecs.lookup(charset)
-        if not getattr(info, "_is_text_encoding", True):
-            raise LookupError(charset)
-        info.decode(b"probe \xff", "replace")  # a codec that cannot replace (idna) fails here, not later
-    except Exception:  # LookupError, UnicodeError, a name with a NUL in it
-        shown = charset if len(charset) <= 40 else charset[:39] + "…"
-        return _utf8, f"unknown charset {shown!r}: the body was read as UTF-8, undecodable bytes replaced with U+FFFD"
-    name = info.name
-
-    def decode(data: bytes | bytearray) -> str:
-        try:
-            return data.decode(name, errors="replace")
-        except Exception:  # a codec that chokes on these bytes after all: read them as UTF-8
-            return _utf8(data)
-    return decode, None
-
-
-def _utf8(data: bytes | bytearray) -> str:
-    return data.decode("utf-8", errors="replace")
+_BYTES_OPS = frozenset({"contains", "not contains", "matches"})
+# a failed body check shows the beginning of a large body: this many bytes are decoded for it, enough
+# for SHOW_LIMIT characters and any secret that starts within them to be redacted whole
+_SHOWN_BYTES = 1 << 20
 
 
 class Seen(NamedTuple):
@@ -203,6 +116,11 @@ class Expectation:
 
     def evaluate(self, view: ResponseView) -> str | None:
         """None when the expectation holds, else a message with the expected and the seen value."""
+        if self.subject.kind == "body" and self.op in _BYTES_OPS:
+            raw = view.utf8_bytes()
+            holds = None if raw is None else self._check_bytes(raw)
+            if raw is not None and holds is not None:
+                return None if holds else self._failure_bytes(raw)
         seen = self.subject.lookup(view)
         if self.op in ("exists", "not exists"):
             return None if (seen.value is not MISSING) == (self.op == "exists") else self._failure(seen)
@@ -232,6 +150,28 @@ class Expectation:
         if found is None:
             return False, f"cannot look for {_type_name(value)} in {_type_name(seen)}"
         return found == (op == "contains"), ""
+
+    def _check_bytes(self, raw: bytes | bytearray) -> bool | None:
+        """`contains` or `matches` on a UTF-8 body's bytes (no text copy); None when only text can say."""
+        if self.op == "matches":
+            return None if self.pattern is None else self.pattern.search(raw) is not None
+        value = self.value
+        needle = value.text if isinstance(value, Duration) else str(value) if _is_number(value) else value
+        if not isinstance(needle, str):
+            return None
+        try:
+            encoded = needle.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the text path replaces it as the body was
+            return None
+        return (encoded in raw) == (self.op == "contains")
+
+    def _failure_bytes(self, raw: bytes | bytearray) -> str:
+        expected = f"{self.subject.text} {self.op} {self.shown}"
+        head = bytes(raw[:_SHOWN_BYTES]).decode("utf-8", errors="replace")
+        shown, was_cut = redaction.shorten(head, SHOW_LIMIT)
+        if not was_cut and len(raw) <= _SHOWN_BYTES:
+            return f"expected {expected}, saw {json.dumps(shown, ensure_ascii=False)}"
+        return f"expected {expected}, saw {json.dumps(shown, ensure_ascii=False)[:-1]}…\" ({len(raw)} bytes)"
 
     def _failure(self, seen: Seen, note: str = "") -> str:
         expected = f"{self.subject.text} {self.op}" + (f" {self.shown}" if self.shown else "")

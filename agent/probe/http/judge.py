@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.expect.expression import MISSING, ResponseView, parse, parse_subject
+from agent.expect.expression import parse, parse_subject
 from agent.expect.regex import compile_regex, search
+from agent.expect.response import MISSING, ResponseView
 from agent.journey.model import RegexExtract, Step
 from agent.probe.context import StepError
 from agent.probe.faults import exception_text

@@ -13,7 +13,7 @@ import aiohttp
 from yarl import URL
 
 from agent.core import redaction
-from agent.expect.expression import ResponseView, body_decoder
+from agent.expect.response import ResponseView, body_decoder
 from agent.journey.model import HttpRequest, Step
 from agent.journey.variables import TemplateRenderError
 from agent.probe.context import RunContext, StepError
