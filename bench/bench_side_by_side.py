@@ -51,6 +51,7 @@ from _common import (
     machine,
     print_table,
     proc_cpu_s,
+    proc_status_kib,
     ratio,
     stop_process,
     target_process,
@@ -141,6 +142,18 @@ def tree_cpu_s(pid: int) -> float:
         except OSError:
             pass  # ended meanwhile
     return total
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (the daemon and its workers), MiB."""
+    total = proc_status_kib(pid, "VmRSS")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in (children.read_text().split() if children.exists() else []):
+        try:
+            total += tree_rss_mib(int(child)) * 1024
+        except OSError:
+            pass
+    return total / 1024
 
 
 def python_pid(proc: subprocess.Popen[bytes]) -> int:
@@ -304,7 +317,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
         def snapshot() -> dict[str, Any]:
             page = scrape(daemon_url + "/metrics")
-            return {"at": time.time(), "daemon_cpu": tree_cpu_s(daemon_pid),
+            return {"at": time.time(), "daemon_cpu": tree_cpu_s(daemon_pid), "rss_mib": tree_rss_mib(daemon_pid),
                     "blackbox_cpu": proc_cpu_s(blackbox[0].pid) if blackbox else None,
                     "bare_cpu": proc_cpu_s(bare.pid) if bare else None, "bare_done": int(status.read_text() or 0),
                     "loadavg": os.getloadavg()[0], **daemon_figures(page)}
@@ -339,7 +352,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             "skipped_in_window": last["skipped"] - first["skipped"],
             "lateness_p50": lateness_quantile(first["lateness_buckets"], last["lateness_buckets"], 0.5),
             "lateness_p99": lateness_quantile(first["lateness_buckets"], last["lateness_buckets"], 0.99),
-            "workers": args.workers, "metrics_page_bytes": last["page_bytes"],
+            "workers": args.workers, "metrics_page_bytes": last["page_bytes"], "rss_mib": round(last["rss_mib"], 1),
             "series_per_journey": last["journey_series"],
             "bytes_per_journey": last["journey_bytes"], "env": env, "detail": args.detail,
             "slo_per_journey": not args.no_slo, "agent_root": args.agent_root,
@@ -363,6 +376,7 @@ def report(result: dict[str, Any]) -> None:
          f"{fmt(d['lateness_p50']['ms'], '.1f')} / {fmt(d['lateness_p99']['ms'], '.1f')} ms "
          f"(p99 at most {fmt(d['lateness_p99']['at_most_ms'], '.0f')} ms)"],
         ["/metrics page", f"{d['metrics_page_bytes'] / 1e6:.2f} MB"],
+        ["resident memory (with its workers)", f"{d['rss_mib']} MiB"],
         ["one journey on /metrics", f"{d['series_per_journey']} series, {d['bytes_per_journey']} bytes"],
         ["detail, SLO per journey, env", f"{d['detail']}, {d['slo_per_journey']}, {d['env'] or '-'}"],
     ])
