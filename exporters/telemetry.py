@@ -171,10 +171,11 @@ class Telemetry:
         """Add a source of SLO gauge values: `callback()` -> [(name, attributes, value)].
 
         Names are `slo.objective`, `slo.sli`, `slo.error_budget.remaining`, `slo.burn_rate`
-        (Prometheus: `slo_*_ratio`). The callback runs in exporter threads and the /metrics
-        writer: return a snapshot, quickly, without awaiting; /metrics writes the gauges again
-        only when the callback returns a new list.
+        (Prometheus: `slo_*_ratio`); every value also gets this agent's `probe.location`. The
+        callback runs in exporter threads and the /metrics writer: return a snapshot, quickly,
+        without awaiting; /metrics writes the gauges again only when the callback returns a new list.
         """
+        callback = _with_location(callback, self.location)
         if self.prometheus is not None:
             self.prometheus.slo.sources.append(callback)
         if self.otel is not None:
@@ -245,3 +246,18 @@ def _resource(location: str, instance_id: str | None) -> Resource:
     if "service.instance.id" not in resource.attributes:
         resource = resource.merge(Resource({"service.instance.id": str(uuid.uuid4())}))
     return resource
+
+
+def _with_location(callback: Callable[[], Iterable[SloSample]], location: str) -> Callable[[], list[SloSample]]:
+    """The SLO samples with this agent's `probe.location`; the same list back until the source's own changes
+    (/metrics rewrites the SLO gauges only when a source hands over a new list)."""
+    last: list[Any] = [None, []]
+
+    def located() -> list[SloSample]:
+        samples = callback()
+        if samples is not last[0]:
+            last[1] = [(name, {n.PROBE_LOCATION: location, **attrs}, value) for name, attrs, value in samples]
+            last[0] = samples
+        return last[1]  # type: ignore[no-any-return]
+
+    return located

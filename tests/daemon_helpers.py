@@ -89,14 +89,14 @@ async def wait_for_line(stream: asyncio.StreamReader, needle: str, timeout: floa
 
 
 def name_due_soon(prefix: str, interval: float, within: tuple[float, float] = (1.0, 3.0),
-                  startup: float = 0.0) -> str:
-    """A journey name whose first due time falls `within` seconds from now (plus `startup`)."""
+                  startup: float = 0.0, location: str = "") -> str:
+    """A journey name whose first due time, at `location`, falls `within` seconds from now (plus `startup`)."""
     from agent.daemon.scheduler import schedule_offset
 
     now = time.time() + startup
     for i in range(100_000):
         name = f"{prefix}{i}"
-        offset = schedule_offset(name, interval)
+        offset = schedule_offset(name, interval, location)
         wait = (offset - now) % interval
         if within[0] <= wait <= within[1]:
             return name

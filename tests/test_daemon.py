@@ -34,14 +34,15 @@ async def test_runs_land_in_store_and_api(tmp_path: Path, target: tuple[str, See
         assert (await get_json(f"{base}/api/v1/journeys/quick/runs?limit=x"))[0] == 400
 
 
-async def test_token_guards_everything_but_healthz(tmp_path: Path, target: tuple[str, Seen]) -> None:
+async def test_token_guards_everything_but_the_probes(tmp_path: Path, target: tuple[str, Seen]) -> None:
     url, _ = target
     (tmp_path / "ok.yaml").write_text(http_journey("quick", f"{url}/json"))
     cfg = config(tmp_path, server={"listen": "127.0.0.1:0", "token": "s3cret-token"})
     async with running_daemon(cfg, [str(tmp_path / "ok.yaml")]) as daemon:
         base = daemon.base_url
         assert (await get_json(f"{base}/healthz"))[0] == 200
-        for path in ("/readyz", "/api/v1/journeys", "/api/v1/journeys/quick/runs", "/api/v1/slos", "/metrics"):
+        assert await get_json(f"{base}/readyz") == (200, {"ready": True})  # details: test_status_page_auth
+        for path in ("/api/v1/journeys", "/api/v1/journeys/quick/runs", "/api/v1/slos", "/metrics"):
             assert (await get_json(base + path))[0] == 401, path
             assert (await get_json(base + path, token="wrong"))[0] == 401, path
             assert (await get_json(base + path, token="s3cret-token"))[0] == 200, path

@@ -49,7 +49,7 @@ async def test_sigterm_exits_0_quickly_and_flushes(tmp_path: Path, target: tuple
     _, err = await asyncio.wait_for(process.communicate(), 20)
     elapsed = time.monotonic() - started
     assert process.returncode == 0
-    assert elapsed < 5, elapsed
+    assert elapsed < 9, elapsed  # it did not wait out the 10 s grace: no run was in flight
     assert SECRET not in err.decode() + line
     with sqlite3.connect(tmp_path / "store.db") as db:
         stored = db.execute("select count(*) from runs").fetchone()[0]
@@ -58,7 +58,7 @@ async def test_sigterm_exits_0_quickly_and_flushes(tmp_path: Path, target: tuple
 
 async def test_grace_then_cancel_hanging_run_as_error(tmp_path: Path, target: tuple[str, Seen]) -> None:
     url, seen = target
-    name = name_due_soon("stuck", 60, within=(1.0, 4.0), startup=1.5)
+    name = name_due_soon("stuck", 60, within=(1.0, 4.0), startup=1.5, location="proc")
     (tmp_path / "j.yaml").write_text(http_journey(name, f"{url}/hang", interval="60s", extra="timeout: 50s\n"))
     port = free_port()
     cfg = write_config(tmp_path, port, grace="1s")
@@ -69,7 +69,7 @@ async def test_grace_then_cancel_hanging_run_as_error(tmp_path: Path, target: tu
     process.send_signal(signal.SIGINT)
     await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0
-    assert 0.9 < time.monotonic() - started < 6
+    assert 0.9 < time.monotonic() - started < 15  # the 1 s grace, then cancelled: not the run's 50 s timeout
     with sqlite3.connect(tmp_path / "store.db") as db:
         rows = db.execute("select outcome, error_type from runs").fetchall()
     assert rows == [("error", "cancelled")]

@@ -1,4 +1,4 @@
-"""`journeyprobe rules`: promtool checks and unit-tests the generated rules; OpenSLO documents."""
+"""`journeyprobe rules`: promtool checks and unit-tests the generated rules (OpenSLO: test_openslo.py)."""
 
 from __future__ import annotations
 

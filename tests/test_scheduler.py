@@ -8,11 +8,15 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from agent.config.loader import load_config
+from agent.daemon.lifecycle import Daemon
 from agent.daemon.scheduler import Scheduler, schedule_offset, slot_after
 from agent.journey.model import Journey
+from tests.daemon_helpers import config
 
 TOLERANCE = 0.5
 """Seconds of start lateness allowed: generous, as CI machines are shared. The faults it guards against
@@ -321,3 +325,40 @@ async def test_a_journey_removed_and_added_back_does_not_overlap_its_old_run() -
     await until(lambda: stats.started == 1)
     assert not sched.stats[name].cancelled
     await sched.drain(0)
+
+
+def test_each_location_gets_its_own_offset_unless_aligned() -> None:
+    names = [f"journey-{i}" for i in range(200)]
+    for interval in (10, 60, 300):
+        eu = [schedule_offset(n, interval, "eu-west-1") for n in names]
+        us = [schedule_offset(n, interval, "us-east-1") for n in names]
+        assert all(0 <= o < interval for o in eu + us)
+        apart = [abs(a - b) for a, b in zip(eu, us, strict=True)]
+        assert sum(d > interval / 100 for d in apart) > 190  # not in the same instant
+        assert len(set(eu)) > 150  # still spread over the interval within a location
+    assert schedule_offset("checkout", 60, "eu-west-1") == schedule_offset("checkout", 60, "eu-west-1")
+    assert schedule_offset("checkout", 60, "") == schedule_offset("checkout", 60)  # aligned: the name alone
+
+
+def test_the_scheduler_plans_on_its_locations_grid() -> None:
+    now = 1_700_000_000.25
+    due = {}
+    for location in ("eu-west-1", "us-east-1", ""):
+        sched = Scheduler(Recorder(), clock=lambda: now, location=location)
+        sched.update([make("checkout", 60)])
+        due[location] = sched.next_due("checkout")
+        k = (due[location] - schedule_offset("checkout", 60, location)) / 60
+        assert abs(k - round(k)) < 1e-6 and now < due[location] <= now + 60
+    assert len(set(due.values())) == 3
+    aligned = [Scheduler(Recorder(), clock=lambda: now) for _ in range(2)]
+    for sched in aligned:
+        sched.update([make("checkout", 60)])
+    assert aligned[0].next_due("checkout") == aligned[1].next_due("checkout") == due[""]
+
+
+def test_agent_yaml_spreads_locations_unless_told_to_align(tmp_path: Path) -> None:
+    assert Daemon(config(tmp_path)).scheduler.location == "test"
+    assert Daemon(config(tmp_path, schedule={"spread_locations": False})).scheduler.location == ""
+    (tmp_path / "agent.yaml").write_text("location: eu-west-1\nschedule: {spread_locations: true}\n")
+    aligned = load_config(str(tmp_path / "agent.yaml"), {"JOURNEYPROBE_SCHEDULE_SPREAD_LOCATIONS": "false"})
+    assert aligned.schedule.spread_locations is False and aligned.location == "eu-west-1"

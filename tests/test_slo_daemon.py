@@ -80,5 +80,6 @@ async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
     assert by_name["ok-success"]["sli"] == 1.0 and by_name["ok-success"]["alerts"] == []
     assert by_name["broken-success"]["sli"] == 0.0
     assert by_name["broken-success"]["alerts"][0]["severity"] == "page"
-    assert 'slo_burn_rate_ratio{slo_name="broken-success",slo_window="1h"}' in metrics
-    assert 'slo_objective_ratio{journey_name="ok",slo_name="ok-success"} 0.99' in metrics
+    assert ('slo_burn_rate_ratio{journey_name="broken",probe_location="test",slo_name="broken-success",'
+            'slo_window="1h"}') in metrics
+    assert 'slo_objective_ratio{journey_name="ok",probe_location="test",slo_name="ok-success"} 0.99' in metrics

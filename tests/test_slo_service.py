@@ -81,8 +81,9 @@ async def test_service_runs_evaluates_and_serves_the_api_shape(tmp_path: Path) -
     points = service.gauges()
     names = {(name, tuple(sorted(attrs))) for name, attrs, _ in points}
     assert names == {("slo.objective", ("journey.name", "slo.name")),
-                     ("slo.sli", ("slo.name", "slo.window")), ("slo.burn_rate", ("slo.name", "slo.window")),
-                     ("slo.error_budget.remaining", ("slo.name",))}
+                     ("slo.sli", ("journey.name", "slo.name", "slo.window")),
+                     ("slo.burn_rate", ("journey.name", "slo.name", "slo.window")),
+                     ("slo.error_budget.remaining", ("journey.name", "slo.name"))}
     windows = {attrs["slo.window"] for name, attrs, _ in points if name == "slo.sli"
                and attrs["slo.name"] == "checkout-success"}
     assert windows == {"28d", "5m", "30m", "1h", "2h", "6h", "1d", "3d"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiohttp
@@ -64,3 +65,25 @@ async def test_token_login_form_and_cookie(tmp_path: Path, now: float) -> None:
         s.cookie_jar.update_cookies({"journeyprobe_token": "wrong"})
         status, page, _ = await fetch(base + "/", session=s)  # a wrong cookie: the form, marked as failed
         assert status == 401 and "not accepted" in page
+
+
+async def test_readyz_answers_probes_without_the_token_and_tells_them_nothing_more(tmp_path: Path,
+                                                                                   now: float) -> None:
+    js = await build_store(tmp_path / "store.db", now, tmp_path / "artifacts")
+    token = "s3cret-token"
+    async with serving(tmp_path, now, js, token=token) as (base, state):
+        state.reload_errors = ["checkout.yaml:3: secret internal detail"]
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": "journeyprobe_token=wrong"}):
+            status, body, response = await fetch(base + "/readyz", headers=headers)
+            assert (status, json.loads(body)) == (200, {"ready": True}), headers
+            assert response.content_type == "application/json"
+        status, body, _ = await fetch(base + "/readyz", headers={"Authorization": f"Bearer {token}"})
+        full = json.loads(body)
+        assert status == 200 and full["ready"] is True and full["journeys"] == len(js)
+        assert full["reload_errors"] == ["checkout.yaml:3: secret internal detail"]
+        state.journeys_loaded = False  # not ready: the status code says so to anyone, the reasons only with the token
+        status, body, _ = await fetch(base + "/readyz")
+        assert (status, json.loads(body)) == (503, {"ready": False})
+        status, body, _ = await fetch(base + "/readyz", headers={"Authorization": f"Bearer {token}"})
+        assert status == 503 and json.loads(body)["reasons"] == ["journeys are not loaded yet"]
+        assert (await fetch(base + "/api/v1/slos"))[0] == 401  # the rest stays guarded

@@ -59,7 +59,8 @@ steps:
             assert samples["journeyprobe_config_last_reload_success_timestamp_seconds"][0][1] > 1.6e9
             dropped = samples["journeyprobe_results_dropped_total"]
             assert {labels["sink"] for labels, _ in dropped} == {"store", "jsonl"}
-            assert samples["slo_sli_ratio"] == [({"slo_name": "shop", "slo_window": "5m"}, 1.0)]
+            assert samples["slo_sli_ratio"] == [  # the agent's location is added to every SLO gauge
+                ({"slo_name": "shop", "slo_window": "5m", "probe_location": "lab"}, 1.0)]
             labels, _ = samples["journey_runs_total"][0]
             assert labels == {"journey_name": "shop", "journey_outcome": "success", "probe_location": "lab",
                               "team": "web"}

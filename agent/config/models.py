@@ -116,6 +116,11 @@ class AlertingOptions(_Strict):
         "of `journeyprobe rules` (a fleet); the agent still shows its verdicts either way")
 
 
+class ScheduleConfig(_Strict):
+    spread_locations: bool = Field(
+        default=True, description="offset each location's runs of a journey differently (false: all at once)")
+
+
 class ProbeConfig(_Strict):
     user_agent: str | None = None
     tracestate: str | None = "journeyprobe=synthetic"
@@ -142,6 +147,7 @@ class AgentConfig(_Strict):
     alerting: list[AlertSink] = []
     alerts: AlertingOptions = AlertingOptions()
     probe: ProbeConfig = ProbeConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
     @field_validator("journeys", mode="before")
     @classmethod

@@ -52,7 +52,7 @@ class Daemon:
         self.runner = Runner(settings)
         self.runner.resources = ProbeResources(browser=config.browser, artifacts_retention=retention)
         self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter,
-                                   clock=clock)
+                                   clock=clock, location=config.location if config.schedule.spread_locations else "")
         self.parts: Parts | None = None
         self.workers: WorkerPool | None = None  # worker processes run the journeys (`workers:` > 1)
         self._worker_count = worker_count(config.workers)

@@ -1,7 +1,9 @@
 """The part of the daemon that owns time: when each journey runs, how many run at once.
 
 Every journey runs every `interval` seconds at a fixed offset within the interval derived from a
-stable hash of its name, so starts spread over the interval the way Prometheus spreads scrapes.
+stable hash of its name and the agent's location, so starts spread over the interval the way
+Prometheus spreads scrapes, and two locations do not probe one target in the same instant
+(`schedule.spread_locations: false` hashes the name alone: every location at the same offset).
 Due times are `k * interval + offset` on the wall clock (aligned to the epoch), plus an optional
 random jitter; the cadence comes from the schedule, never from when the last run ended.
 
@@ -43,10 +45,15 @@ LATENESS_BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 """Bounds (s) of `journeyprobe_run_start_lateness_seconds`: is the agent keeping its schedule?"""
 
 
-def schedule_offset(name: str, interval: float) -> float:
-    """The journey's fixed offset within its interval, in [0, interval), millisecond steps."""
+def schedule_offset(name: str, interval: float, location: str = "") -> float:
+    """The journey's fixed offset within its interval, in [0, interval), millisecond steps.
+
+    With a `location`, the hash covers it too, so each location gets its own offset; without
+    one (`""`), every agent that runs the journey gets the same.
+    """
     period_ms = max(1, int(interval * 1000))
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
+    key = f"{name}\x00{location}" if location else name
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
     return (int.from_bytes(digest[:8], "big") % period_ms) / 1000.0
 
 
@@ -91,12 +98,14 @@ class Scheduler:
     """Runs journeys on their schedules through `execute(journey, scheduled_at)`."""
 
     def __init__(self, execute: Execute, *, concurrency: int = 100, jitter: float = 0.0,
-                 clock: Clock = system_clock) -> None:
+                 clock: Clock = system_clock, location: str = "") -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         if not 0.0 <= jitter <= 0.5:
             raise ValueError(f"jitter is a fraction of the interval in [0, 0.5], not {jitter}")
         self._execute = execute
+        self.location = location
+        """Hashed into every offset (see `schedule_offset`); "" aligns this agent with every other."""
         self.concurrency = concurrency
         self.jitter = jitter
         self._time = clock
@@ -139,7 +148,7 @@ class Scheduler:
             entry = self._entries.get(name)
             if entry is None:
                 stats = JourneyStats(in_flight=name in self._active)
-                entry = _Entry(journey, stats, schedule_offset(name, journey.interval))
+                entry = _Entry(journey, stats, schedule_offset(name, journey.interval, self.location))
                 self._entries[name] = entry
                 self.stats[name] = stats
                 self._plan(entry, self._time())
@@ -150,7 +159,7 @@ class Scheduler:
                 entry.journey = journey  # takes effect at the next due time
                 if journey.interval != old_interval:
                     self._disarm(entry)
-                    entry.offset = schedule_offset(name, journey.interval)
+                    entry.offset = schedule_offset(name, journey.interval, self.location)
                     self._plan(entry, self._time())
                     self._arm(entry)
                 changed.append(name)

@@ -63,21 +63,25 @@ def slo_list(reports: Iterable[SloReport],
 
 
 def gauge_points(reports: Iterable[SloReport]) -> list[GaugePoint]:
-    """(instrument, attributes, value) for the `slo.*` gauges; windows without events are left out."""
+    """(instrument, attributes, value) for the `slo.*` gauges; windows without events are left out.
+
+    Every point names its SLO and journey (`probe.location` is the telemetry's to add), so the
+    gauges join the journey's own series and the rules' (`journey_name`) in Prometheus.
+    """
     out: list[GaugePoint] = []
     for report in reports:
         slo = report.slo
-        out.append(("slo.objective", {"slo.name": slo.name, "journey.name": report.journey},
-                    round(slo.objective, 10)))
+        ids = {"slo.name": slo.name, "journey.name": report.journey}
+        out.append(("slo.objective", ids, round(slo.objective, 10)))
         if not report.loaded:
             continue
         own = format_duration(slo.window)
         windows = [(own, report.overall), *((n, w) for n, w in report.windows.items() if n != own)]
         for name, stats in windows:
             if stats.sli is not None:
-                out.append(("slo.sli", {"slo.name": slo.name, "slo.window": name}, stats.sli))
+                out.append(("slo.sli", {**ids, "slo.window": name}, stats.sli))
             if stats.burn_rate is not None:
-                out.append(("slo.burn_rate", {"slo.name": slo.name, "slo.window": name}, stats.burn_rate))
+                out.append(("slo.burn_rate", {**ids, "slo.window": name}, stats.burn_rate))
         if report.budget_remaining is not None:
-            out.append(("slo.error_budget.remaining", {"slo.name": slo.name}, report.budget_remaining))
+            out.append(("slo.error_budget.remaining", ids, report.budget_remaining))
     return out

@@ -14,7 +14,9 @@ from agent.web.credentials import token_matches
 from agent.web.state import AgentState
 from agent.web.status_page.views import add_routes
 
-OPEN_PATHS = frozenset({"/healthz", "/login"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login"})
+"""Paths that answer without the token: probes from a kubelet or load balancer (/readyz then tells
+only whether the agent is ready; its reasons need the token) and the sign-in form."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 METRICS_CACHE_KEY: web.AppKey[dict[str, Any]] = web.AppKey("metrics_cache", dict)
 METRICS_CACHE_S = 2.0
@@ -57,9 +59,13 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     reasons = state.not_ready_reasons()
+    status = 200 if not reasons else 503
+    token = state.config.server.token
+    if token and not token_matches(_token_from(request), token):
+        return _json({"ready": not reasons}, status=status)  # open to probes: nothing more without the token
     body = {"ready": not reasons, "reasons": reasons, "journeys": len(state.journeys),
             "reload_errors": state.reload_errors}
-    return _json(body, status=200 if not reasons else 503)
+    return _json(body, status=status)
 
 
 async def list_journeys(request: web.Request) -> web.Response:
