@@ -51,6 +51,7 @@ from _common import (
     machine,
     print_table,
     proc_cpu_s,
+    proc_status_kib,
     ratio,
     stop_process,
     target_process,
@@ -103,23 +104,26 @@ def write_daemon(folder: Path, journeys: int, interval: float, url: str, slo: bo
         data = journey_dict(f"bench-{i:05d}", url, interval=interval, slo=slo)
         (folder / "journeys" / f"bench-{i:05d}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     port = free_port()
-    config = {"location": "bench", "journeys": [str(folder / "journeys" / "*.yaml")],
+    config: dict[str, Any] = {"location": "bench", "journeys": [str(folder / "journeys" / "*.yaml")],
               "server": {"listen": f"127.0.0.1:{port}"}, "storage": {"path": str(folder / "store.db")},
-              "artifacts": str(folder / "artifacts"), "telemetry": {"detail": detail},
-              "workers": workers if workers == "auto" else int(workers)}
+              "artifacts": str(folder / "artifacts")}
+    if detail != "basic":  # keys left out at their defaults: an older agent (--agent-root) reads the file too
+        config["telemetry"] = {"detail": detail}
+    if workers != "1":
+        config["workers"] = workers if workers == "auto" else int(workers)
     (folder / "agent.yaml").write_text(yaml.safe_dump(config))
     return folder / "agent.yaml"
 
 
 @contextmanager
-def daemon_process(config: Path, env: dict[str, str],
-                   max_seconds: float) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`python -m agent run --config agent.yaml`, its log to a file; yields (process, base URL)."""
+def daemon_process(config: Path, env: dict[str, str], max_seconds: float,
+                   root: Path = ROOT) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`python -m agent run --config agent.yaml` from `root`, its log to a file; yields (process, base URL)."""
     listen = yaml.safe_load(config.read_text())["server"]["listen"]
     log = (config.parent / "agent.log").open("wb")
     proc = subprocess.Popen(["timeout", str(int(max_seconds)), PY, "-m", "agent", "run", "--config", str(config)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+                            stdout=log, stderr=subprocess.STDOUT, cwd=str(root),
+                            env={**os.environ, "PYTHONPATH": str(root), **env})
     try:
         wait_port(int(listen.rsplit(":", 1)[1]), timeout=120)
         yield proc, f"http://{listen}"
@@ -138,6 +142,18 @@ def tree_cpu_s(pid: int) -> float:
         except OSError:
             pass  # ended meanwhile
     return total
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (the daemon and its workers), MiB."""
+    total = proc_status_kib(pid, "VmRSS")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in (children.read_text().split() if children.exists() else []):
+        try:
+            total += tree_rss_mib(int(child)) * 1024
+        except OSError:
+            pass
+    return total / 1024
 
 
 def python_pid(proc: subprocess.Popen[bytes]) -> int:
@@ -275,7 +291,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         _, base = stack.enter_context(target_process(max_seconds=horizon + 60))
         url = f"{base}/ok"
         config = write_daemon(folder, args.journeys, args.interval, url, not args.no_slo, args.detail, args.workers)
-        daemon, daemon_url = stack.enter_context(daemon_process(config, env, horizon))
+        daemon, daemon_url = stack.enter_context(daemon_process(config, env, horizon, Path(args.agent_root)))
         daemon_pid = python_pid(daemon)
         blackbox = stack.enter_context(blackbox_process()) if not args.daemon_only else None
         blackbox_url = blackbox[1] if blackbox else None
@@ -301,7 +317,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
         def snapshot() -> dict[str, Any]:
             page = scrape(daemon_url + "/metrics")
-            return {"at": time.time(), "daemon_cpu": tree_cpu_s(daemon_pid),
+            return {"at": time.time(), "daemon_cpu": tree_cpu_s(daemon_pid), "rss_mib": tree_rss_mib(daemon_pid),
                     "blackbox_cpu": proc_cpu_s(blackbox[0].pid) if blackbox else None,
                     "bare_cpu": proc_cpu_s(bare.pid) if bare else None, "bare_done": int(status.read_text() or 0),
                     "loadavg": os.getloadavg()[0], **daemon_figures(page)}
@@ -336,10 +352,10 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             "skipped_in_window": last["skipped"] - first["skipped"],
             "lateness_p50": lateness_quantile(first["lateness_buckets"], last["lateness_buckets"], 0.5),
             "lateness_p99": lateness_quantile(first["lateness_buckets"], last["lateness_buckets"], 0.99),
-            "workers": args.workers, "metrics_page_bytes": last["page_bytes"],
+            "workers": args.workers, "metrics_page_bytes": last["page_bytes"], "rss_mib": round(last["rss_mib"], 1),
             "series_per_journey": last["journey_series"],
             "bytes_per_journey": last["journey_bytes"], "env": env, "detail": args.detail,
-            "slo_per_journey": not args.no_slo,
+            "slo_per_journey": not args.no_slo, "agent_root": args.agent_root,
         },
         "driver": "prometheus" if prometheus else "python",
     }
@@ -360,6 +376,7 @@ def report(result: dict[str, Any]) -> None:
          f"{fmt(d['lateness_p50']['ms'], '.1f')} / {fmt(d['lateness_p99']['ms'], '.1f')} ms "
          f"(p99 at most {fmt(d['lateness_p99']['at_most_ms'], '.0f')} ms)"],
         ["/metrics page", f"{d['metrics_page_bytes'] / 1e6:.2f} MB"],
+        ["resident memory (with its workers)", f"{d['rss_mib']} MiB"],
         ["one journey on /metrics", f"{d['series_per_journey']} series, {d['bytes_per_journey']} bytes"],
         ["detail, SLO per journey, env", f"{d['detail']}, {d['slo_per_journey']}, {d['env'] or '-'}"],
     ])
@@ -378,6 +395,9 @@ def main() -> None:
                         help="environment of the daemon (repeatable), e.g. JOURNEYPROBE_WORKERS=2")
     parser.add_argument("--workers", default="1", help="the daemon's `workers:` (1, N or auto)")
     parser.add_argument("--daemon-only", action="store_true", help="no blackbox_exporter and no bare loop")
+    parser.add_argument("--agent-root", default=str(ROOT),
+                        help="run the daemon from another copy of the sources (an A/B against a commit: "
+                             "git archive COMMIT | tar -x -C DIR)")
     parser.add_argument("--no-prometheus", action="store_true", help="drive blackbox and scrape from here")
     parser.add_argument("--out")
     # the bench's own children
