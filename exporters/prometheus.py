@@ -45,10 +45,13 @@ class SloGauges:
     `SloService.gauges()` returns the same list object until its next evaluation, so
     between evaluations a scrape reuses the text."""
 
+    LABELS_KEPT = 200_000  # label texts kept between evaluations (an SLO's ~17 gauges each)
+
     def __init__(self) -> None:
         self.sources: list[Callable[[], Iterable[SloSample]]] = []
         self._seen: tuple[Any, ...] = ()
         self._text = ""
+        self._labels: dict[tuple[tuple[str, Any], ...], str] = {}
 
     def text(self) -> str:
         snapshots: list[Any] = []
@@ -62,11 +65,18 @@ class SloGauges:
                 and all(isinstance(s, list) for s in snapshots):
             return self._text
         lines: dict[str, list[str]] = {name: [] for name in SLO_FAMILIES}
+        known = self._labels
+        if len(known) > self.LABELS_KEPT:  # SLOs come and go: start again rather than grow
+            known.clear()
         for snapshot in snapshots:
             for name, attributes, value in list(snapshot):
                 if name in lines:
-                    labels = {k.replace(".", "_"): str(v) for k, v in attributes.items()}
-                    lines[name].append(t.sample(SLO_FAMILIES[name][0], t.labels_text(labels), value))
+                    # the same SLO and window give the same labels at every evaluation: written once
+                    key = tuple(attributes.items())
+                    labels = known.get(key)
+                    if labels is None:
+                        labels = known[key] = t.labels_text({k.replace(".", "_"): str(v) for k, v in key})
+                    lines[name].append(t.sample(SLO_FAMILIES[name][0], labels, value))
         text = "".join(t.family(SLO_FAMILIES[name][0], "gauge", SLO_FAMILIES[name][1], found)
                        for name, found in lines.items())
         self._seen, self._text = tuple(snapshots), text
