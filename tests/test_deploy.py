@@ -14,7 +14,6 @@ import copy
 import os
 import re
 import shlex
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,9 +41,9 @@ from tests.deploy_helpers import (
     manifest,
     manifests,
 )
+from tests.prom_helpers import PROMETHEUS, PROMTOOL, poll, start_prometheus, stop
 
 K8S_VERSION = "1.33"
-PROMETHEUS, PROMTOOL = "/usr/bin/prometheus", "/usr/bin/promtool"
 
 
 def container() -> dict[str, Any]:
@@ -222,22 +221,6 @@ def test_the_image_build_steps_run_and_install_a_working_agent(image: ImageRoot)
     assert "journeys OK" in image.run(f"journeyprobe validate {examples.stdout.strip()}").stdout
 
 
-async def wait_for(check: Any, within: float, what: str) -> Any:
-    """Poll `check` until it returns something true; `within` seconds is only a safety net."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                try:
-                    value = await check()
-                except aiohttp.ClientError:
-                    value = None
-                if value:
-                    return value
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"{what} (within {within:g}s)") from None
-
-
 def lay_out_config_maps(image: ImageRoot) -> None:
     """The ConfigMaps mounted where the StatefulSet mounts them (under the image's root)."""
     etc = image.path("/etc/journeyprobe")
@@ -279,27 +262,6 @@ def test_the_plain_prometheus_scrape_config_passes_promtool(tmp_path: Path) -> N
     assert relabel["regex"] == f"{service['metadata']['labels']['app']};{service['spec']['ports'][0]['name']}"
 
 
-async def start_prometheus(tmp: Path, target: str, token: str) -> tuple[asyncio.subprocess.Process, str]:
-    config = prometheus_config(tmp, target, token)
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    return process, f"http://127.0.0.1:{port}"
-
-
-async def stop(process: asyncio.subprocess.Process) -> int:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-    return process.returncode if process.returncode is not None else -1
-
-
 async def test_the_pod_comes_up_ready_with_a_token_and_prometheus_scrapes_it(
         image: ImageRoot, tmp_path: Path) -> None:
     if not (os.access(PROMETHEUS, os.X_OK) and os.access(PROMTOOL, os.X_OK)):
@@ -331,7 +293,7 @@ async def test_the_pod_comes_up_ready_with_a_token_and_prometheus_scrapes_it(
                 assert pod.returncode is None, (tmp_path / "pod.log").read_text()[-3000:]
                 return (await get(c["readinessProbe"]["httpGet"]["path"]))[0] == 200
 
-            await wait_for(ready, 60, "the pod never became ready")
+            await poll(ready, 60, "the pod never became ready")
             assert await get("/readyz") == (200, {"ready": True})  # the kubelet's view: no token, no details
             assert (await get(c["livenessProbe"]["httpGet"]["path"]))[0] == 200
             status, details = await get("/readyz", token)
@@ -340,7 +302,7 @@ async def test_the_pod_comes_up_ready_with_a_token_and_prometheus_scrapes_it(
             assert (await get("/metrics", "wrong"))[0] == 401
             assert (await get("/metrics", token))[0] == 200
 
-            prometheus, prom = await start_prometheus(tmp_path, f"127.0.0.1:{port}", token)
+            prometheus, prom = await start_prometheus(prometheus_config(tmp_path, f"127.0.0.1:{port}", token), tmp_path)
 
             async def both_scraped() -> dict[str, dict[str, Any]] | None:
                 async with session.get(f"{prom}/api/v1/targets") as response:
@@ -348,7 +310,7 @@ async def test_the_pod_comes_up_ready_with_a_token_and_prometheus_scrapes_it(
                 seen = {t["labels"]["job"]: t for t in active if t["health"] != "unknown"}
                 return seen if len(seen) == 2 else None
 
-            targets = await wait_for(both_scraped, 60, "Prometheus never scraped the pod")
+            targets = await poll(both_scraped, 60, "Prometheus never scraped the pod")
             assert targets["journeyprobe"]["health"] == "up", targets["journeyprobe"]["lastError"]
             assert targets["wrong-token"]["health"] == "down" and "401" in targets["wrong-token"]["lastError"]
 
@@ -357,7 +319,7 @@ async def test_the_pod_comes_up_ready_with_a_token_and_prometheus_scrapes_it(
                 async with session.get(f"{prom}/api/v1/query", params=params) as response:
                     return (await response.json())["data"]["result"]  # type: ignore[no-any-return]
 
-            series = await wait_for(runs_in_prometheus, 60, "the pod's runs never reached Prometheus")
+            series = await poll(runs_in_prometheus, 60, "the pod's runs never reached Prometheus")
             # one series per outcome seen (success is there from the start; a slow run on a busy host adds one)
             assert {s["metric"]["probe_location"] for s in series} == {"eu-west-1"}
     finally:

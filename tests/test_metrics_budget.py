@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -27,12 +26,11 @@ from exporters.journey_series import DURATION, JourneySeries
 from exporters.otlp import resolve
 from exporters.prometheus import parse_exposition
 from exporters.telemetry import Telemetry
-from tests.conftest import free_port, journey
+from tests.conftest import journey
 from tests.otlp_receiver import otlp_receiver
+from tests.prom_helpers import PROMTOOL, poll, prometheus_starter, query
 from tests.targets import Seen
 
-PROMETHEUS = "/usr/bin/prometheus"
-PROMTOOL = "/usr/bin/promtool"
 BUDGET_SERIES = 17  # blackbox_exporter's answer to one HTTP probe
 BUDGET_BYTES = 2048
 
@@ -47,55 +45,8 @@ def journey_file(folder: Path, name: str, url: str, steps: int = 1, extra: str =
 
 @pytest.fixture
 async def prometheus(tmp_path: Path) -> AsyncIterator[Any]:
-    if not os.access(PROMETHEUS, os.X_OK):
-        pytest.skip(f"{PROMETHEUS} is not installed (apt-get install prometheus)")
-    processes: list[asyncio.subprocess.Process] = []
-
-    async def start(scrape: str) -> str:
-        port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(f"""
-global: {{scrape_interval: 1s}}
-scrape_configs:
-  - job_name: journeyprobe
-    static_configs: [{{targets: ["{scrape}"]}}]
-""")
-        process = await asyncio.create_subprocess_exec(
-            PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        processes.append(process)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for process in processes:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def promql(session: aiohttp.ClientSession, base: str, expr: str) -> list[dict[str, Any]]:
-    async with session.get(f"{base}/api/v1/query", params={"query": expr}) as response:
-        body = await response.json()
-    assert body["status"] == "success", body
-    return body["data"]["result"]  # type: ignore[no-any-return]
-
-
-async def eventually(check: Any, within: float, what: str) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            try:
-                value = await check()
-            except aiohttp.ClientError:
-                value = None
-            if value:
-                return value
-            await asyncio.sleep(0.3)
-    raise AssertionError(what)  # pragma: no cover
+    async for start in prometheus_starter(tmp_path):
+        yield start
 
 
 def lines_of(page: str, name: str) -> list[str]:
@@ -119,13 +70,13 @@ async def test_a_one_step_journey_costs_no_more_than_a_blackbox_probe(
         prom = await prometheus(daemon.base_url.removeprefix("http://"))
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             async def scraped_runs() -> bool:
-                found = await promql(session, prom, 'journey_runs_total{journey_name="detailed"}')
+                found = await query(session, prom, 'journey_runs_total{journey_name="detailed"}')
                 return bool(found)
 
-            await eventually(scraped_runs, 60, "Prometheus never scraped a journey run")
+            await poll(scraped_runs, 60, "Prometheus never scraped a journey run")
             counts = {}
             for name in ("checkout", "basket", "detailed"):
-                found = await promql(session, prom, f'count({{journey_name="{name}"}})')
+                found = await query(session, prom, f'count({{journey_name="{name}"}})')
                 counts[name] = int(found[0]["value"][1])
             async with session.get(f"{daemon.base_url}/metrics") as response:
                 page = await response.text()

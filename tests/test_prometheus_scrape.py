@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +16,9 @@ from agent.web.server import start_server
 from agent.web.state import AgentState
 from exporters.prometheus import parse_exposition
 from exporters.telemetry import Telemetry
-from tests.conftest import free_port, journey
+from tests.conftest import journey
+from tests.prom_helpers import poll, prometheus_starter, query
 from tests.targets import Seen
-
-PROMETHEUS = "/usr/bin/prometheus"
 
 
 async def served_telemetry(telemetry: Telemetry) -> tuple[Any, str]:
@@ -70,55 +66,8 @@ async def test_exposition_names_follow_the_contract(target: tuple[str, Seen]) ->
 
 @pytest.fixture
 async def prometheus(tmp_path: Path) -> AsyncIterator[Any]:
-    if not os.access(PROMETHEUS, os.X_OK):
-        pytest.skip(f"{PROMETHEUS} is not installed (apt-get install prometheus)")
-    processes: list[asyncio.subprocess.Process] = []
-
-    async def start(scrape: str) -> str:
-        port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(f"""
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-scrape_configs:
-  - job_name: journeyprobe
-    static_configs: [{{targets: ["{scrape}"]}}]
-""")
-        process = await asyncio.create_subprocess_exec(
-            PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        processes.append(process)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for process in processes:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[dict[str, Any]]:
-    async with session.get(f"{base}/api/v1/query", params={"query": expr}) as response:
-        body = await response.json()
-    assert body["status"] == "success", body
-    return body["data"]["result"]  # type: ignore[no-any-return]
-
-
-async def until(check: Any, within: float, what: str) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            try:
-                value = await check()
-            except aiohttp.ClientError:
-                value = None
-            if value:
-                return value
-            await asyncio.sleep(0.3)
-    raise AssertionError(what)  # pragma: no cover
+    async for start in prometheus_starter(tmp_path):
+        yield start
 
 
 async def test_real_prometheus_scrapes_journey_runs(target: tuple[str, Seen], prometheus: Any) -> None:
@@ -134,8 +83,8 @@ async def test_real_prometheus_scrapes_journey_runs(target: tuple[str, Seen], pr
                     active = (await response.json())["data"]["activeTargets"]
                 return bool(active) and active[0]["health"] == "up"
 
-            await until(target_up, 40, "Prometheus never scraped /metrics successfully")
-            results = await until(lambda: query(session, prom, "journey_runs_total"), 20,
+            await poll(target_up, 40, "Prometheus never scraped /metrics successfully")
+            results = await poll(lambda: query(session, prom, "journey_runs_total"), 20,
                                   "journey_runs_total never showed up in Prometheus")
             series = {(r["metric"]["journey_name"], r["metric"]["journey_outcome"]): r for r in results}
             assert set(series) == {("checkout", "success"), ("checkout-broken", "failure")}
