@@ -1,4 +1,5 @@
-"""Read-only queries of the store for the status page and the report (a mixin of `Store`)."""
+"""Read-only queries of the store: runs, minute counts, alert states and the aggregates of the status page
+and the report (a mixin of `Store`; every read runs on its reader thread)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# the names of the journeys with runs, walked along the (journey, started_at) index: one seek a journey
+JOURNEYS_CTE = """
+WITH RECURSIVE j(name) AS (
+    SELECT (SELECT journey FROM runs ORDER BY journey LIMIT 1)
+    UNION ALL
+    SELECT (SELECT journey FROM runs WHERE journey > j.name ORDER BY journey LIMIT 1)
+    FROM j WHERE j.name IS NOT NULL
+)
+"""
 
 
 class ReportQueries:
@@ -138,3 +149,44 @@ class ReportQueries:
             "SELECT result_json FROM runs WHERE journey = ? AND started_at >= ? AND started_at < ? "
             "ORDER BY started_at DESC LIMIT ?", (journey, since, until, max(0, limit)))
         return [json.loads(r[0]) for r in rows]
+
+    # -- runs, counts and alert states (committed data only) -------------------------------
+
+    async def runs(self, journey: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The journey's latest results (Result JSON dicts), newest first."""
+        rows = await self._query("SELECT result_json FROM runs WHERE journey = ? "
+                                 "ORDER BY started_at DESC LIMIT ?", (journey, max(0, limit)))
+        return [json.loads(r[0]) for r in rows]
+
+    async def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest result of every journey in the store."""
+        rows = await self._query(
+            JOURNEYS_CTE + "SELECT name, (SELECT result_json FROM runs WHERE journey = j.name "
+            "ORDER BY started_at DESC LIMIT 1) FROM j WHERE name IS NOT NULL")
+        return {name: json.loads(doc) for name, doc in rows}
+
+    async def journey_names(self) -> list[str]:
+        """Names of the journeys with runs in the store, sorted."""
+        return [r[0] for r in await self._query(JOURNEYS_CTE + "SELECT name FROM j WHERE name IS NOT NULL")]
+
+    async def minute_counts(self, slo: str, journey: str, since_minute: int,
+                            until_minute: int) -> list[tuple[int, int, int, int]]:
+        """(minute, good, total, excluded) for since_minute <= minute < until_minute, ascending.
+
+        `slo=''` gives the journey's own counts.
+        """
+        rows = await self._query(
+            "SELECT minute, good, total, excluded FROM minute_counts WHERE journey = ? AND slo = ? "
+            "AND minute >= ? AND minute < ? ORDER BY minute", (journey, slo, since_minute, until_minute))
+        return rows
+
+    async def run_count(self) -> int:
+        return int((await self._query("SELECT COUNT(*) FROM runs"))[0][0])
+
+    async def get_alert_states(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(slo, severity) -> {"state", "since", "last_notified", "details"}."""
+        rows = await self._query(
+            "SELECT slo, severity, state, since, last_notified, details FROM alert_state")
+        return {(slo, sev): {"state": state, "since": since, "last_notified": notified,
+                             "details": json.loads(details)}
+                for slo, sev, state, since, notified, details in rows}

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from agent.core.clock import Clock, system_clock
 from agent.probe.result import RunResult
 from agent.store import schema as store_schema
-from agent.store.queries import ReportQueries
+from agent.store.queries import JOURNEYS_CTE, ReportQueries
 from agent.store.rows import BatchItem, run_row, write_batch
 from agent.store.schema import StoreError, StoreVersionError
 from agent.store.watch import WatchedFile
@@ -49,14 +49,6 @@ _NO_VERDICTS: Mapping[str, bool | None] = MappingProxyType({})
 _PRUNE_EVERY_S = 3600.0
 
 # Distinct journeys by hopping through the (journey, started_at) index: O(journeys x log runs).
-_JOURNEYS_CTE = """
-WITH RECURSIVE j(name) AS (
-    SELECT (SELECT journey FROM runs ORDER BY journey LIMIT 1)
-    UNION ALL
-    SELECT (SELECT journey FROM runs WHERE journey > j.name ORDER BY journey LIMIT 1)
-    FROM j WHERE j.name IS NOT NULL
-)
-"""
 
 
 @contextlib.contextmanager
@@ -287,47 +279,6 @@ class Store(ReportQueries, WatchedFile):
             self._queue.popleft()
             self.dropped += 1
 
-    # -- reading (committed data only) -----------------------------------------------------
-
-    async def runs(self, journey: str, limit: int = 50) -> list[dict[str, Any]]:
-        """The journey's latest results (Result JSON dicts), newest first."""
-        rows = await self._query("SELECT result_json FROM runs WHERE journey = ? "
-                                 "ORDER BY started_at DESC LIMIT ?", (journey, max(0, limit)))
-        return [json.loads(r[0]) for r in rows]
-
-    async def last_runs(self) -> dict[str, dict[str, Any]]:
-        """The latest result of every journey in the store."""
-        rows = await self._query(
-            _JOURNEYS_CTE + "SELECT name, (SELECT result_json FROM runs WHERE journey = j.name "
-            "ORDER BY started_at DESC LIMIT 1) FROM j WHERE name IS NOT NULL")
-        return {name: json.loads(doc) for name, doc in rows}
-
-    async def journey_names(self) -> list[str]:
-        """Names of the journeys with runs in the store, sorted."""
-        return [r[0] for r in await self._query(_JOURNEYS_CTE + "SELECT name FROM j WHERE name IS NOT NULL")]
-
-    async def minute_counts(self, slo: str, journey: str, since_minute: int,
-                            until_minute: int) -> list[tuple[int, int, int, int]]:
-        """(minute, good, total, excluded) for since_minute <= minute < until_minute, ascending.
-
-        `slo=''` gives the journey's own counts.
-        """
-        rows = await self._query(
-            "SELECT minute, good, total, excluded FROM minute_counts WHERE journey = ? AND slo = ? "
-            "AND minute >= ? AND minute < ? ORDER BY minute", (journey, slo, since_minute, until_minute))
-        return rows
-
-    async def run_count(self) -> int:
-        return int((await self._query("SELECT COUNT(*) FROM runs"))[0][0])
-
-    async def get_alert_states(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """(slo, severity) -> {"state", "since", "last_notified", "details"}."""
-        rows = await self._query(
-            "SELECT slo, severity, state, since, last_notified, details FROM alert_state")
-        return {(slo, sev): {"state": state, "since": since, "last_notified": notified,
-                             "details": json.loads(details)}
-                for slo, sev, state, since, notified, details in rows}
-
     # -- threads ---------------------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -380,7 +331,7 @@ class Store(ReportQueries, WatchedFile):
         conn = self._wconn
         assert conn is not None
         cutoff_minute = int(cutoff // 60)
-        journeys = [r[0] for r in conn.execute(_JOURNEYS_CTE + "SELECT name FROM j WHERE name IS NOT NULL")]
+        journeys = [r[0] for r in conn.execute(JOURNEYS_CTE + "SELECT name FROM j WHERE name IS NOT NULL")]
         pairs: list[tuple[str, str]] = []
         row = conn.execute("SELECT journey, slo FROM minute_counts ORDER BY journey, slo LIMIT 1").fetchone()
         while row is not None:
