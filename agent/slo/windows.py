@@ -81,15 +81,17 @@ class MinuteSeries:
     def from_rows(cls, capacity: int, head: int, rows: Iterable[tuple[int, int, int, int]]) -> MinuteSeries:
         """Built in one pass from the store's (minute, good, total, excluded) rows."""
         base = head - capacity + 1  # position 0: the minute before the oldest, whose own count is not kept
+        rows = [row for row in rows if base < row[0] <= head]
+        if not rows:  # a new SLO, or one quiet for the whole span: all sums are zero, as a new series has them
+            return cls(capacity, head)
         good = [0] * capacity
         total = [0] * capacity
         excluded = [0] * capacity
         for minute, g, t, x in rows:
-            if base < minute <= head:
-                i = minute - base
-                good[i] += g
-                total[i] += t
-                excluded[i] += x
+            i = minute - base
+            good[i] += g
+            total[i] += t
+            excluded[i] += x
         return cls.from_dense(capacity, head, good, total, excluded)
 
     @classmethod
