@@ -51,7 +51,7 @@ class SloGauges:
         self.sources: list[Callable[[], Iterable[SloSample]]] = []
         self._seen: tuple[Any, ...] = ()
         self._text = ""
-        self._labels: dict[tuple[tuple[str, Any], ...], str] = {}
+        self._labels: dict[tuple[tuple[str, Any, type], ...], str] = {}
 
     def text(self) -> str:
         snapshots: list[Any] = []
@@ -72,10 +72,10 @@ class SloGauges:
             for name, attributes, value in list(snapshot):
                 if name in lines:
                     # the same SLO and window give the same labels at every evaluation: written once
-                    key = tuple(attributes.items())
+                    key = tuple((k, v, type(v)) for k, v in attributes.items())  # 1, 1.0 and True differ
                     labels = known.get(key)
                     if labels is None:
-                        labels = known[key] = t.labels_text({k.replace(".", "_"): str(v) for k, v in key})
+                        labels = known[key] = t.labels_text({k.replace(".", "_"): str(v) for k, v, _ in key})
                     lines[name].append(t.sample(SLO_FAMILIES[name][0], labels, value))
         text = "".join(t.family(SLO_FAMILIES[name][0], "gauge", SLO_FAMILIES[name][1], found)
                        for name, found in lines.items())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 try:
@@ -21,6 +22,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     orjson = None  # type: ignore[assignment]
 
 BACKEND = "orjson" if orjson is not None else "json"
+_LONG_DIGITS = re.compile(rb"\d{19,}")
 
 
 def dumps(value: Any) -> str:
@@ -33,8 +35,11 @@ def dumps(value: Any) -> str:
 def loads_utf8(data: bytes | bytearray) -> Any:
     """The JSON document in UTF-8 bytes, parsed without a text copy of them when orjson is there.
 
-    Raises ValueError when orjson refuses them (invalid UTF-8, NaN, integers past 64 bits, deep
-    nesting): the caller then parses the decoded text with the standard library, which decides."""
-    if orjson is not None:
-        return orjson.loads(data)
-    raise ValueError("orjson is not installed")
+    Raises ValueError when orjson refuses them (invalid UTF-8, NaN, deep nesting) or could round
+    them (a number of 19 digits or more): the caller then parses the decoded text with the standard
+    library, which decides."""
+    if orjson is None:
+        raise ValueError("orjson is not installed")
+    if _LONG_DIGITS.search(data):  # orjson reads an integer past 64 bits as a rounded float
+        raise ValueError("a number of 19 digits or more: the standard library reads it exactly")
+    return orjson.loads(data)

@@ -161,13 +161,13 @@ class Expectation:
             return None
         try:
             encoded = needle.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: the text path replaces it as the body was
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 body holds one; the text path says so
             return None
         return (encoded in raw) == (self.op == "contains")
 
     def _failure_bytes(self, raw: bytes | bytearray) -> str:
         expected = f"{self.subject.text} {self.op} {self.shown}"
-        head = bytes(raw[:_SHOWN_BYTES]).decode("utf-8", errors="replace")
+        head = bytes(memoryview(raw)[:_SHOWN_BYTES]).decode("utf-8", errors="replace")
         shown, was_cut = redaction.shorten(head, SHOW_LIMIT)
         if not was_cut and len(raw) <= _SHOWN_BYTES:
             return f"expected {expected}, saw {json.dumps(shown, ensure_ascii=False)}"

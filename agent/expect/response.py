@@ -1,7 +1,7 @@
 """What an http step saw of its response, as expectations and extractions read it.
 
 The body stays the bytes that were received for as long as nothing needs it as text: `contains`,
-`matches` and `json.*` read UTF-8 bytes directly, so a large body costs about its own size once,
+`matches` and `json.*` read valid UTF-8 bytes directly, so a large body costs about its own size once,
 not once as bytes and again as text (docs/journeys.md, "Limits").
 """
 
@@ -34,6 +34,24 @@ def _utf8(data: bytes | bytearray) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+_CHECKED_AT_A_TIME = 64 * 1024
+
+
+def _is_utf8(data: bytes | bytearray) -> bool:
+    """Whether `data` is valid UTF-8, checked a slice at a time (no text copy of the whole body)."""
+    if data.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), _CHECKED_AT_A_TIME):
+            decoder.decode(view[start:start + _CHECKED_AT_A_TIME])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class ResponseView:
     """What a step saw of its response.
 
@@ -43,7 +61,8 @@ class ResponseView:
     headers, duration, certificate, a substring, a regex or JSON never pays for a text copy of it.
     """
 
-    __slots__ = ("_decode", "_json", "_raw", "_text", "cert_expires_in_days", "duration_s", "headers", "status")
+    __slots__ = ("_decode", "_json", "_raw", "_text", "_utf8_valid", "cert_expires_in_days", "duration_s", "headers",
+                 "status")
 
     def __init__(self, status: int | None, duration_s: float, body: str | bytes | bytearray,
                  headers: Mapping[str, str], cert_expires_in_days: float | None = None, *,
@@ -56,6 +75,7 @@ class ResponseView:
         self._raw: bytes | bytearray | None = None if isinstance(body, str) else body
         self._decode = decode
         self._json: list[Any] = []
+        self._utf8_valid: bool | None = None
 
     @property
     def body(self) -> str:
@@ -67,10 +87,13 @@ class ResponseView:
         return self._text
 
     def utf8_bytes(self) -> bytes | bytearray | None:
-        """The body's bytes while it is still undecoded and read as UTF-8; else None (use `body`)."""
-        if self._raw is not None and self._text is None and self._decode in (None, _utf8):
-            return self._raw
-        return None
+        """The body's bytes while it is still undecoded, read as UTF-8 and valid UTF-8; else None (use
+        `body`: undecodable bytes become U+FFFD in the text, and the checks must see what it shows)."""
+        if self._raw is None or self._text is not None or self._decode not in (None, _utf8):
+            return None
+        if self._utf8_valid is None:
+            self._utf8_valid = _is_utf8(self._raw)
+        return self._raw if self._utf8_valid else None
 
     def json(self) -> Any:
         """The body parsed as JSON (once); MISSING when it is not JSON."""

@@ -48,8 +48,6 @@ T = TypeVar("T")
 _NO_VERDICTS: Mapping[str, bool | None] = MappingProxyType({})
 _PRUNE_EVERY_S = 3600.0
 
-# Distinct journeys by hopping through the (journey, started_at) index: O(journeys x log runs).
-
 
 @contextlib.contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
