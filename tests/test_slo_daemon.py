@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from agent.config.models import AgentConfig
@@ -30,8 +31,9 @@ slos:
 """
 
 
-async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
-                                                              target: tuple[str, Seen]) -> None:
+@pytest.mark.parametrize("slo_windows", [None, "all"])
+async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path, target: tuple[str, Seen],
+                                                              slo_windows: str | None) -> None:
     url, _ = target
     (tmp_path / "ok.yaml").write_text(JOURNEY.format(name="ok", url=f"{url}/status/200"))
     (tmp_path / "broken.yaml").write_text(JOURNEY.format(name="broken", url=f"{url}/status/503"))
@@ -49,7 +51,8 @@ async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
             "storage": {"path": str(tmp_path / "jp.db"), "flush_interval": "0.1s"},
             "server": {"listen": "127.0.0.1:0", "public_url": "http://status.example"},
             "exporters": {"prometheus": True}, "alerts": {"evaluate_every": "0.2s"},
-            "alerting": [{"webhook": {"url": hook_url}}]})
+            "alerting": [{"webhook": {"url": hook_url}}],
+            **({"telemetry": {"slo_windows": slo_windows}} if slo_windows else {})})
         daemon = Daemon(config)
         await daemon.start()
         try:
@@ -80,6 +83,10 @@ async def test_daemon_pages_on_a_failing_target_and_lists_slos(tmp_path: Path,
     assert by_name["ok-success"]["sli"] == 1.0 and by_name["ok-success"]["alerts"] == []
     assert by_name["broken-success"]["sli"] == 0.0
     assert by_name["broken-success"]["alerts"][0]["severity"] == "page"
-    assert ('slo_burn_rate_ratio{journey_name="broken",probe_location="test",slo_name="broken-success",'
-            'slo_window="1h"}') in metrics
+    prefix = 'slo_burn_rate_ratio{journey_name="broken",probe_location="test",slo_name="broken-success",slo_window="'
+    burn = {line[len(prefix):].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines() if line.startswith(prefix)}
+    assert round(burn.pop("28d"), 6) == 100  # the SLO's own window: every run failed, at a 1% budget
+    # the alerting windows' gauges only when asked for (the rules compute them from the counters)
+    assert set(burn) == ({"5m", "30m", "1h", "2h", "6h", "1d", "3d"} if slo_windows == "all" else set())
     assert 'slo_objective_ratio{journey_name="ok",probe_location="test",slo_name="ok-success"} 0.99' in metrics

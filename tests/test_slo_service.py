@@ -12,6 +12,7 @@ from agent.cli.slo import slo_command
 from agent.config.models import AgentConfig
 from agent.daemon.slo_service import SloService
 from agent.slo.indicator import verdicts
+from agent.slo.status import gauge_points
 from agent.store.sqlite import Store
 from tests.daemon_helpers import wait_for
 from tests.test_slo_fixtures import run_result, slo_journey
@@ -86,7 +87,10 @@ async def test_service_runs_evaluates_and_serves_the_api_shape(tmp_path: Path) -
                      ("slo.error_budget.remaining", ("journey.name", "slo.name"))}
     windows = {attrs["slo.window"] for name, attrs, _ in points if name == "slo.sli"
                and attrs["slo.name"] == "checkout-success"}
-    assert windows == {"28d", "5m", "30m", "1h", "2h", "6h", "1d", "3d"}
+    assert windows == {"28d"}  # the SLO's own window (the rules compute the alerting windows from the counters)
+    every = {attrs["slo.window"] for name, attrs, _ in gauge_points(service.reports, every_window=True)
+             if name == "slo.sli" and attrs["slo.name"] == "checkout-success"}
+    assert every == {"28d", "5m", "30m", "1h", "2h", "6h", "1d", "3d"}  # telemetry.slo_windows: all
     assert ("slo.objective", {"slo.name": "search-success", "journey.name": "search"}, 0.99) in points
     assert not [p for p in points if p[1].get("slo.name") == "search-success" and p[0] != "slo.objective"]
     await store.close()

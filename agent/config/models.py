@@ -84,6 +84,9 @@ class TelemetryConfig(_Strict):
     detail: Literal["basic", "steps", "requests"] = Field(
         default="basic", description="series per journey on /metrics and OTLP (docs/metrics.md); "
                                      "a journey's own `telemetry.detail` wins")
+    slo_windows: Literal["own", "all"] = Field(
+        default="own", description="SLI and burn-rate gauges for the SLO's own window only, or for every "
+                                   "alerting window too (docs/metrics.md)")
 
 
 class WebhookConfig(_Strict):

@@ -35,6 +35,7 @@ class SloService:
                  notify: Callable[[Notification], None] | None = None, *,
                  clock: Clock = system_clock) -> None:
         self.every = config.alerts.evaluate_every
+        self.every_window_gauges = config.telemetry.slo_windows == "all"
         self.clock = clock
         self.engine = SloEngine(store, clock=clock)
         self.book = AlertBook(store, notify, location=config.location, public_url=config.server.public_url,
@@ -70,7 +71,7 @@ class SloService:
             if present is not None and self.engine.pending_loads == 0:
                 notes += await self.book.retire(present, now)
             self.reports = reports
-            self._points = gauge_points(reports)
+            self._points = gauge_points(reports, every_window=self.every_window_gauges)
             self.evaluations += 1
             self.last_duration_s = time.perf_counter() - started
             return notes

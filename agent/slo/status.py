@@ -62,11 +62,13 @@ def slo_list(reports: Iterable[SloReport],
     return [slo_entry(r, alerts_of(r.key), location) for r in ordered]
 
 
-def gauge_points(reports: Iterable[SloReport]) -> list[GaugePoint]:
+def gauge_points(reports: Iterable[SloReport], *, every_window: bool = False) -> list[GaugePoint]:
     """(instrument, attributes, value) for the `slo.*` gauges; windows without events are left out.
 
-    Every point names its SLO and journey (`probe.location` is the telemetry's to add), so the
-    gauges join the journey's own series and the rules' (`journey_name`) in Prometheus.
+    `slo.sli` and `slo.burn_rate` are given for the SLO's own window, and with `every_window` for
+    each alerting window too (the rules compute those from the event counters anyway). Every point
+    names its SLO and journey (`probe.location` is the telemetry's to add), so the gauges join the
+    journey's own series and the rules' (`journey_name`) in Prometheus.
     """
     out: list[GaugePoint] = []
     for report in reports:
@@ -76,7 +78,9 @@ def gauge_points(reports: Iterable[SloReport]) -> list[GaugePoint]:
         if not report.loaded:
             continue
         own = format_duration(slo.window)
-        windows = [(own, report.overall), *((n, w) for n, w in report.windows.items() if n != own)]
+        windows = [(own, report.overall)]
+        if every_window:
+            windows += [(n, w) for n, w in report.windows.items() if n != own]
         for name, stats in windows:
             if stats.sli is not None:
                 out.append(("slo.sli", {**ids, "slo.window": name}, stats.sli))
