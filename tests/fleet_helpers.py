@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ import yaml
 from aiohttp import web
 
 from tests.conftest import free_port
+from tests.prom_helpers import stop
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
@@ -62,13 +62,7 @@ async def process(*args: str, log: Path) -> AsyncIterator[asyncio.subprocess.Pro
         try:
             yield child
         finally:
-            if child.returncode is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(child.wait(), 10)
-                except TimeoutError:
-                    child.kill()
-                    await child.wait()
+            await stop(child, within=10)
 
 
 async def wait_ready(url: str, what: str) -> None:

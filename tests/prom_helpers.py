@@ -45,12 +45,12 @@ async def start_prometheus(config: Path, tmp: Path) -> tuple[asyncio.subprocess.
     return process, f"http://127.0.0.1:{port}"
 
 
-async def stop(process: asyncio.subprocess.Process) -> int:
-    """SIGTERM, then SIGKILL if it has not exited within 30 s; its exit code."""
+async def stop(process: asyncio.subprocess.Process, within: float = 30.0) -> int:
+    """SIGTERM, then SIGKILL if it has not exited `within` seconds; its exit code."""
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), 30)
+            await asyncio.wait_for(process.wait(), within)
         except TimeoutError:
             process.kill()
             await process.wait()
