@@ -81,14 +81,14 @@ async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[di
 
 
 async def poll(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    """Poll `check` until it returns something true (a refused connection counts as not yet);
-    `within` seconds is only a safety net, and running out of it fails with `what`."""
+    """Poll `check` until it returns something true (a refused connection or a slow answer counts
+    as not yet); `within` seconds is only a safety net, and running out of it fails with `what`."""
     try:
         async with asyncio.timeout(within):
             while True:
                 try:
                     value = await check()
-                except aiohttp.ClientError:
+                except (aiohttp.ClientError, TimeoutError):  # the outer deadline cancels, it does not raise here
                     value = None
                 if value:
                     return value
