@@ -14,7 +14,7 @@ import pytest
 
 from agent.config.loader import load_config
 from agent.daemon.lifecycle import Daemon
-from agent.daemon.scheduler import Scheduler, schedule_offset, slot_after
+from agent.daemon.scheduler import DEFAULT_TICK, Scheduler, schedule_offset, slot_after
 from agent.journey.model import Journey
 from tests.daemon_helpers import config
 
@@ -87,16 +87,43 @@ def on_grid(t: float, name: str, interval: float) -> bool:
     return abs(k - round(k)) < 1e-6
 
 
+def on_ticks(t: float, tick: float = DEFAULT_TICK) -> bool:
+    return abs(t / tick - round(t / tick)) < 1e-4  # 5 µs: the float error of an epoch time
+
+
 def test_offsets_stable_in_range_and_spread() -> None:
-    digest = hashlib.sha256(b"checkout").digest()
-    assert schedule_offset("checkout", 10) == (int.from_bytes(digest[:8], "big") % 10_000) / 1000
+    digest = int.from_bytes(hashlib.sha256(b"checkout").digest()[:8], "big")
+    assert schedule_offset("checkout", 10, tick=0) == (digest % 10_000) / 1000  # millisecond steps
+    assert schedule_offset("checkout", 10) == (digest % 200) * DEFAULT_TICK  # 200 ticks of 50 ms
     assert schedule_offset("checkout", 10) == schedule_offset("checkout", 10.0)
     names = [f"journey-{i}" for i in range(200)]
     for interval in (1, 1.5, 10, 60, 3600):
-        offsets = [schedule_offset(n, interval) for n in names]
+        offsets = [schedule_offset(n, interval, tick=0) for n in names]
         assert all(0 <= o < interval for o in offsets)
         assert len(set(offsets)) > 150  # spread, not clumped
+        ticked = [schedule_offset(n, interval) for n in names]
+        assert all(0 <= o < interval and on_ticks(o) for o in ticked)
+        assert len(set(ticked)) >= min(interval / DEFAULT_TICK, 150) * 0.6  # spread over the ticks
     assert schedule_offset("a", 1.0004) < 1.0004
+    assert schedule_offset("a", 1.0004, tick=0) < 1.0004
+    assert all(schedule_offset(n, 0.12) in (0.0, 0.05) for n in names)  # a tick that does not divide it
+
+
+def test_runs_due_in_one_tick_share_their_due_time() -> None:
+    """The point of the tick: 100 journeys every second fall on 20 due times, each a whole tick."""
+    now = 1_700_000_000.25
+    sched = Scheduler(Recorder(), clock=lambda: now)
+    sched.update([make(f"j-{i}") for i in range(100)])
+    due = [sched.next_due(f"j-{i}") for i in range(100)]
+    assert all(on_ticks(d) for d in due) and len(set(due)) <= 20
+    jittered = Scheduler(Recorder(), clock=lambda: now, jitter=0.2)
+    jittered.update([make(f"j-{i}") for i in range(100)])
+    assert all(on_ticks(jittered.next_due(f"j-{i}")) for i in range(100))
+    exact = Scheduler(Recorder(), clock=lambda: now, tick=0)
+    exact.update([make(f"j-{i}") for i in range(100)])
+    assert len({exact.next_due(f"j-{i}") for i in range(100)}) > 60
+    with pytest.raises(ValueError, match="tick"):
+        Scheduler(Recorder(), tick=2.0)
 
 
 def test_next_due_from_the_schedule_with_a_fixed_clock() -> None:
@@ -285,10 +312,10 @@ async def test_jitter_stays_within_its_share_of_the_interval() -> None:
     fractions = []
     for name, due, start in rec.calls:
         off = (due - schedule_offset(name, 1.0)) % 1.0
-        assert 0 <= off < 0.3 + 1e-6
+        assert 0 <= off < 0.3 + 1e-6 and on_ticks(off)
         assert 0 <= start - due < TOLERANCE
         fractions.append(off)
-    assert len({round(f, 4) for f in fractions}) > 10  # really random
+    assert len({round(f, 4) for f in fractions}) >= 4  # really random: 6 ticks in 0.3 s
 
 
 async def test_a_failing_execute_does_not_stop_the_schedule() -> None:
@@ -334,8 +361,8 @@ def test_each_location_gets_its_own_offset_unless_aligned() -> None:
         us = [schedule_offset(n, interval, "us-east-1") for n in names]
         assert all(0 <= o < interval for o in eu + us)
         apart = [abs(a - b) for a, b in zip(eu, us, strict=True)]
-        assert sum(d > interval / 100 for d in apart) > 190  # not in the same instant
-        assert len(set(eu)) > 150  # still spread over the interval within a location
+        assert sum(d > 0 for d in apart) > 190  # not in the same tick
+        assert len(set(eu)) > 100  # still spread over the interval within a location
     assert schedule_offset("checkout", 60, "eu-west-1") == schedule_offset("checkout", 60, "eu-west-1")
     assert schedule_offset("checkout", 60, "") == schedule_offset("checkout", 60)  # aligned: the name alone
 

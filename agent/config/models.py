@@ -122,6 +122,9 @@ class AlertingOptions(_Strict):
 class ScheduleConfig(_Strict):
     spread_locations: bool = Field(
         default=True, description="offset each location's runs of a journey differently (false: all at once)")
+    tick: Duration = Field(
+        default=0.05, ge=0.0, le=1.0, description="offsets are whole ticks: runs due in one tick start in one "
+        "wake-up of the agent (0: millisecond offsets)")
 
 
 class ProbeConfig(_Strict):

@@ -51,8 +51,7 @@ class Daemon:
         retention = Retention(max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes)
         self.runner = Runner(settings)
         self.runner.resources = ProbeResources(browser=config.browser, artifacts_retention=retention)
-        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter,
-                                   clock=clock, location=config.location if config.schedule.spread_locations else "")
+        self.scheduler = Scheduler.for_config(self._execute, config, clock)
         self.parts: Parts | None = None
         self.workers: WorkerPool | None = None  # worker processes run the journeys (`workers:` > 1)
         self._worker_count = worker_count(config.workers)

@@ -7,6 +7,11 @@ Prometheus spreads scrapes, and two locations do not probe one target in the sam
 Due times are `k * interval + offset` on the wall clock (aligned to the epoch), plus an optional
 random jitter; the cadence comes from the schedule, never from when the last run ended.
 
+Offsets (and jitter) are whole multiples of `schedule.tick` (50 ms by default): journeys whose due
+times fall in one tick start together, in one wake-up of the event loop. At 1,000 journeys every
+10 s that is 5 runs a wake-up instead of 1, and a wake-up costs more CPU than a run's own work
+(docs/benchmarks.md). `tick: 0` spreads offsets in millisecond steps.
+
 A journey never overlaps itself: a due time that arrives while its previous run is still going
 (or still waiting for a slot) is skipped and counted. Executors never sleep or schedule; the one
 timer per journey is a `loop.call_at` handle, and each run is exactly one task.
@@ -26,6 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+from agent.config.models import AgentConfig
 from agent.core.clock import Clock, system_clock
 from agent.journey.model import Journey
 
@@ -41,20 +47,24 @@ EARLY_TOLERANCE = 1e-4
 """A timer that fires more than this before its wall-clock due time waits for the remainder."""
 SKIP_WARN_EVERY = 60.0
 """Seconds between two warnings about skipped runs of one journey."""
+DEFAULT_TICK = 0.05
+"""Seconds: the grid that offsets and jitter are whole multiples of (see the module docstring)."""
 LATENESS_BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 """Bounds (s) of `journeyprobe_run_start_lateness_seconds`: is the agent keeping its schedule?"""
 
 
-def schedule_offset(name: str, interval: float, location: str = "") -> float:
-    """The journey's fixed offset within its interval, in [0, interval), millisecond steps.
+def schedule_offset(name: str, interval: float, location: str = "", tick: float = DEFAULT_TICK) -> float:
+    """The journey's fixed offset within its interval, in [0, interval), in steps of `tick` (0: 1 ms).
 
     With a `location`, the hash covers it too, so each location gets its own offset; without
     one (`""`), every agent that runs the journey gets the same.
     """
-    period_ms = max(1, int(interval * 1000))
     key = f"{name}\x00{location}" if location else name
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-    return (int.from_bytes(digest[:8], "big") % period_ms) / 1000.0
+    digest = int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8], "big")
+    if tick > 0:
+        steps = max(1, math.floor(interval / tick + 1e-9))
+        return (digest % steps) * tick
+    return (digest % max(1, int(interval * 1000))) / 1000.0
 
 
 def slot_after(now: float, interval: float, offset: float) -> int:
@@ -97,8 +107,14 @@ class _Entry:
 class Scheduler:
     """Runs journeys on their schedules through `execute(journey, scheduled_at)`."""
 
+    @classmethod
+    def for_config(cls, execute: Execute, config: AgentConfig, clock: Clock = system_clock) -> Scheduler:
+        """The scheduler an agent (or one of its workers) runs with `config`: every process the same offsets."""
+        return cls(execute, concurrency=config.concurrency, jitter=config.jitter, clock=clock,
+                   location=config.location if config.schedule.spread_locations else "", tick=config.schedule.tick)
+
     def __init__(self, execute: Execute, *, concurrency: int = 100, jitter: float = 0.0,
-                 clock: Clock = system_clock, location: str = "") -> None:
+                 clock: Clock = system_clock, location: str = "", tick: float = DEFAULT_TICK) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         if not 0.0 <= jitter <= 0.5:
@@ -106,8 +122,11 @@ class Scheduler:
         self._execute = execute
         self.location = location
         """Hashed into every offset (see `schedule_offset`); "" aligns this agent with every other."""
+        if not 0.0 <= tick <= 1.0:
+            raise ValueError(f"tick is in [0, 1] seconds, not {tick}")
         self.concurrency = concurrency
         self.jitter = jitter
+        self.tick = tick
         self._time = clock
         self._sem = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
@@ -148,7 +167,7 @@ class Scheduler:
             entry = self._entries.get(name)
             if entry is None:
                 stats = JourneyStats(in_flight=name in self._active)
-                entry = _Entry(journey, stats, schedule_offset(name, journey.interval, self.location))
+                entry = _Entry(journey, stats, schedule_offset(name, journey.interval, self.location, self.tick))
                 self._entries[name] = entry
                 self.stats[name] = stats
                 self._plan(entry, self._time())
@@ -159,7 +178,7 @@ class Scheduler:
                 entry.journey = journey  # takes effect at the next due time
                 if journey.interval != old_interval:
                     self._disarm(entry)
-                    entry.offset = schedule_offset(name, journey.interval, self.location)
+                    entry.offset = schedule_offset(name, journey.interval, self.location, self.tick)
                     self._plan(entry, self._time())
                     self._arm(entry)
                 changed.append(name)
@@ -221,6 +240,8 @@ class Scheduler:
         due = slot * interval + offset
         if self.jitter:
             due += self._rng.random() * self.jitter * interval
+        if self.tick:  # the same float for every journey due in this tick: one timer batch
+            due = round(due / self.tick) * self.tick
         return due
 
     def _arm(self, entry: _Entry, now: float | None = None) -> None:

@@ -74,7 +74,7 @@ class Worker:
         self.runner = Runner(settings)
         self.runner.resources = ProbeResources(browser=config.browser, artifacts_retention=Retention(
             max_age_s=config.artifacts_retention, max_bytes=config.artifacts_max_bytes))
-        self.scheduler = Scheduler(self._execute, concurrency=config.concurrency, jitter=config.jitter)
+        self.scheduler = Scheduler.for_config(self._execute, config)
         self.telemetry = _telemetry(config)
         self.forwarder = RequestForwarder(self.telemetry)
         # the root spans' ids go back with the results only when OTLP metrics want exemplars
