@@ -9,8 +9,10 @@ N checks every `--interval` seconds, at the same time:
   and server; a real Prometheus scrapes its /metrics every `--scrape-every` seconds;
 - blackbox_exporter (`prober: http`): the same Prometheus scrapes N `/probe` targets every
   `--interval` seconds, as blackbox is run;
-- bare aiohttp: a loop in its own process, N/interval checks a second, each a new
-  ClientSession (a new connection), a GET and the body read: the floor of a Python agent.
+- bare aiohttp: two loops, each in its own process, N/interval checks a second, each check a new
+  ClientSession (a new connection), a GET and the body read: the floor of a Python agent. One
+  starts its checks on the daemon's 50 ms tick (`--bare-tick`), so it wakes up as often as the
+  daemon; the other ("spread") starts each check at its own moment, as blackbox's come.
 Without /usr/bin/prometheus this process drives blackbox and scrapes the daemon itself.
 
 After `--warmup` seconds, each process's CPU (utime + stime, all threads, /proc) is read at the
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -59,12 +62,23 @@ from _common import (
     write_json,
 )
 
+from agent.daemon.scheduler import DEFAULT_TICK
+
 PROMETHEUS = "/usr/bin/prometheus"
 
 
+def bare_loops(tick: float) -> dict[str, float]:
+    """The bare loops of a run and their ticks: one as the daemon starts runs, one each check alone."""
+    return {"aiohttp (bare)": tick, "aiohttp (bare, spread)": 0.0}
+
+
 # -- the bare loop (its own process) ---------------------------------------------------------------
-async def bare_loop(url: str, rate: float, max_seconds: float, status: Path) -> None:
-    """`rate` checks a second on a fixed schedule, each with a new session; the count to `status`."""
+async def bare_loop(url: str, rate: float, max_seconds: float, status: Path, tick: float) -> None:
+    """`rate` checks a second on a fixed schedule, each with a new session; the count to `status`.
+
+    With a `tick` (s), the checks due within one tick start together at its end, as the daemon's
+    scheduler starts its runs (`schedule.tick`); 0 starts each at its own moment.
+    """
     import aiohttp
 
     done = 0
@@ -92,7 +106,10 @@ async def bare_loop(url: str, rate: float, max_seconds: float, status: Path) -> 
         if now - last_status >= 0.5:
             await asyncio.to_thread(status.write_text, f"{done}\n")
             last_status = now
-        await asyncio.sleep(max(0.0, start + k / rate - loop.time()))
+        wake = start + k / rate
+        if tick > 0:
+            wake = start + math.ceil((wake - start) / tick) * tick
+        await asyncio.sleep(max(0.0, wake - loop.time()))
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -295,13 +312,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         daemon_pid = python_pid(daemon)
         blackbox = stack.enter_context(blackbox_process()) if not args.daemon_only else None
         blackbox_url = blackbox[1] if blackbox else None
-        status = folder / "bare.status"
-        status.write_text("0\n")
-        bare = None
-        if not args.daemon_only:
+        bares: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+        for name, tick in ({} if args.daemon_only else bare_loops(args.bare_tick)).items():
+            status = folder / f"bare-{len(bares)}.status"
+            status.write_text("0\n")
             bare = subprocess.Popen([PY, __file__, "--bare-worker", url, "--rate", str(rate),
-                                     "--max-seconds", str(horizon), "--status", str(status)])
+                                     "--max-seconds", str(horizon), "--status", str(status), "--bare-tick", str(tick)])
             stack.callback(stop_process, bare)
+            bares[name] = (bare, status)
         targets = [f"{base}/ok?probe={i}" for i in range(args.journeys)] if blackbox else []
         prometheus = stack.enter_context(prometheus_process(
             folder, daemon_url.removeprefix("http://"), (blackbox_url or "127.0.0.1:9").removeprefix("http://"),
@@ -319,7 +337,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             page = scrape(daemon_url + "/metrics")
             return {"at": time.time(), "daemon_cpu": tree_cpu_s(daemon_pid), "rss_mib": tree_rss_mib(daemon_pid),
                     "blackbox_cpu": proc_cpu_s(blackbox[0].pid) if blackbox else None,
-                    "bare_cpu": proc_cpu_s(bare.pid) if bare else None, "bare_done": int(status.read_text() or 0),
+                    "bare": {name: (proc_cpu_s(proc.pid), int(status.read_text() or 0))
+                             for name, (proc, status) in bares.items()},
                     "loadavg": os.getloadavg()[0], **daemon_figures(page)}
 
         first = snapshot()
@@ -333,11 +352,13 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             probes = blackbox_probes(prometheus, window, last["at"])
         else:
             probes = rate * window  # the driver keeps the rate
-    checks = {"journeyprobe": last["runs"] - first["runs"], "blackbox_exporter": probes,
-              "aiohttp (bare)": last["bare_done"] - first["bare_done"]}
+    checks = {"journeyprobe": last["runs"] - first["runs"], "blackbox_exporter": probes}
     cpu = {"journeyprobe": last["daemon_cpu"] - first["daemon_cpu"],
-           "blackbox_exporter": (last["blackbox_cpu"] - first["blackbox_cpu"]) if blackbox else None,
-           "aiohttp (bare)": (last["bare_cpu"] - first["bare_cpu"]) if bare else None}
+           "blackbox_exporter": (last["blackbox_cpu"] - first["blackbox_cpu"]) if blackbox else None}
+    for name in bare_loops(args.bare_tick):
+        before, after = first["bare"].get(name), last["bare"].get(name)
+        checks[name] = after[1] - before[1] if before and after else 0
+        cpu[name] = after[0] - before[0] if before and after else None
     per_check = {k: round(cpu[k] / checks[k] * 1e3, 3) if cpu[k] is not None and checks[k] else None for k in cpu}
     return {
         "window_s": round(window, 1),
@@ -345,8 +366,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "checks": checks, "cpu_s": cpu, "cpu_ms_per_check": per_check,
         "ratios": {"journeyprobe / blackbox_exporter": ratio(per_check["journeyprobe"], per_check["blackbox_exporter"]),
                    "journeyprobe / aiohttp (bare)": ratio(per_check["journeyprobe"], per_check["aiohttp (bare)"]),
-                   "blackbox_exporter / aiohttp (bare)": ratio(per_check["blackbox_exporter"],
-                                                               per_check["aiohttp (bare)"])},
+                   "blackbox_exporter / aiohttp (bare, spread)": ratio(per_check["blackbox_exporter"],
+                                                                       per_check["aiohttp (bare, spread)"])},
         "daemon": {
             "runs_per_s": round(checks["journeyprobe"] / window, 2), "due_per_s": rate,
             "skipped_in_window": last["skipped"] - first["skipped"],
@@ -358,6 +379,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             "slo_per_journey": not args.no_slo, "agent_root": args.agent_root,
         },
         "driver": "prometheus" if prometheus else "python",
+        "bare_tick_s": args.bare_tick,
     }
 
 
@@ -368,6 +390,8 @@ def report(result: dict[str, Any]) -> None:
                 f"{result['loadavg_start_end'][0]} -> {result['loadavg_start_end'][1]})",
                 ["contender", "CPU ms/check", "checks", "CPU s"], rows)
     print_table("ratios (CPU per check)", ["pair", "ratio"], [[k, fmt(v, ".2f")] for k, v in result["ratios"].items()])
+    print(f"(aiohttp (bare) starts its checks on a {result['bare_tick_s'] * 1e3:g} ms tick as the daemon does; "
+          "(bare, spread) each at its own moment, as Prometheus spreads blackbox's)")
     d = result["daemon"]
     print_table("the daemon", ["", "value"], [
         ["runs/s (due)", f"{d['runs_per_s']} ({d['due_per_s']:g})"],
@@ -395,6 +419,9 @@ def main() -> None:
                         help="environment of the daemon (repeatable), e.g. JOURNEYPROBE_WORKERS=2")
     parser.add_argument("--workers", default="1", help="the daemon's `workers:` (1, N or auto)")
     parser.add_argument("--daemon-only", action="store_true", help="no blackbox_exporter and no bare loop")
+    parser.add_argument("--bare-tick", type=float, default=DEFAULT_TICK,
+                        help="the bare loop starts its checks on this grid (s), as the daemon does "
+                             "(`schedule.tick`); 0: each at its own moment, as Prometheus spreads blackbox's")
     parser.add_argument("--agent-root", default=str(ROOT),
                         help="run the daemon from another copy of the sources (an A/B against a commit: "
                              "git archive COMMIT | tar -x -C DIR)")
@@ -412,7 +439,8 @@ def main() -> None:
     parser.add_argument("--status", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_worker:
-        asyncio.run(bare_loop(args.bare_worker, args.rate, min(args.max_seconds, 7200), Path(args.status)))
+        asyncio.run(bare_loop(args.bare_worker, args.rate, min(args.max_seconds, 7200), Path(args.status),
+                              args.bare_tick))
         return
     if args.driver is not None:
         targets = [f"{args.base}/ok?probe={i}" for i in range(args.targets)]
