@@ -15,6 +15,7 @@ import pytest
 from agent.config.loader import load_config
 from agent.daemon.lifecycle import Daemon
 from agent.daemon.scheduler import DEFAULT_TICK, Scheduler, schedule_offset, slot_after
+from agent.daemon.worker import Worker
 from agent.journey.model import Journey
 from tests.daemon_helpers import config
 
@@ -385,6 +386,13 @@ def test_the_scheduler_plans_on_its_locations_grid() -> None:
 
 def test_agent_yaml_spreads_locations_unless_told_to_align(tmp_path: Path) -> None:
     assert Daemon(config(tmp_path)).scheduler.location == "test"
+    assert Daemon(config(tmp_path)).scheduler.tick == DEFAULT_TICK == 0.05
+    assert Daemon(config(tmp_path, schedule={"tick": 0})).scheduler.tick == 0
+    # a worker process plans with the same offsets as the daemon would alone
+    ticked = config(tmp_path, schedule={"tick": "100ms"})
+    worker = Worker({"config": ticked.model_dump(mode="json", by_alias=True), "index": 0, "count": 2},
+                    writer=None)  # type: ignore[arg-type]  # not written to here
+    assert (worker.scheduler.location, worker.scheduler.tick) == ("test", 0.1)
     assert Daemon(config(tmp_path, schedule={"spread_locations": False})).scheduler.location == ""
     (tmp_path / "agent.yaml").write_text("location: eu-west-1\nschedule: {spread_locations: true}\n")
     aligned = load_config(str(tmp_path / "agent.yaml"), {"JOURNEYPROBE_SCHEDULE_SPREAD_LOCATIONS": "false"})
