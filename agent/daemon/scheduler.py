@@ -9,8 +9,8 @@ random jitter; the cadence comes from the schedule, never from when the last run
 
 Offsets (and jitter) are whole multiples of `schedule.tick` (50 ms by default): journeys whose due
 times fall in one tick start together, in one wake-up of the event loop. At 1,000 journeys every
-10 s that is 5 runs a wake-up instead of 1, and a wake-up costs more CPU than a run's own work
-(docs/benchmarks.md). `tick: 0` spreads offsets in millisecond steps.
+10 s that is 5 runs a wake-up instead of 1, and a wake-up costs about as much CPU as a one-request
+run (docs/benchmarks.md). `tick: 0` spreads offsets in millisecond steps.
 
 A journey never overlaps itself: a due time that arrives while its previous run is still going
 (or still waiting for a slot) is skipped and counted. Executors never sleep or schedule; the one
