@@ -13,7 +13,7 @@ N checks every `--interval` seconds, at the same time:
   ClientSession (a new connection), a GET and the body read: the floor of a Python agent. One
   starts its checks on the daemon's 50 ms tick (`--bare-tick`), so it wakes up as often as the
   daemon; the other ("spread") starts each check at its own moment, as blackbox's come.
-Without /usr/bin/prometheus this process drives blackbox and scrapes the daemon itself.
+Without /usr/bin/prometheus a driver process probes blackbox and scrapes the daemon (bench/_roles.py).
 
 After `--warmup` seconds, each process's CPU (utime + stime, all threads, /proc) is read at the
 start and the end of a `--seconds` window and divided by the checks it made in the window
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -61,56 +60,11 @@ from _common import (
     wait_port,
     write_json,
 )
+from _roles import bare_loop, bare_loops, drive, scrape
 
 from agent.daemon.scheduler import DEFAULT_TICK
 
 PROMETHEUS = "/usr/bin/prometheus"
-
-
-def bare_loops(tick: float) -> dict[str, float]:
-    """The bare loops of a run and their ticks: one as the daemon starts runs, one each check alone."""
-    return {"aiohttp (bare)": tick, "aiohttp (bare, spread)": 0.0}
-
-
-# -- the bare loop (its own process) ---------------------------------------------------------------
-async def bare_loop(url: str, rate: float, max_seconds: float, status: Path, tick: float) -> None:
-    """`rate` checks a second on a fixed schedule, each with a new session; the count to `status`.
-
-    With a `tick` (s), the checks due within one tick start together at its end, as the daemon's
-    scheduler starts its runs (`schedule.tick`); 0 starts each at its own moment.
-    """
-    import aiohttp
-
-    done = 0
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def check() -> None:
-        nonlocal done
-        try:
-            async with aiohttp.ClientSession() as session, session.get(url) as response:
-                await response.read()
-        except aiohttp.ClientError:
-            pass
-        done += 1
-
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    k = 0
-    last_status = 0.0
-    while (now := loop.time()) - start < max_seconds:
-        while k / rate <= now - start:
-            task = asyncio.create_task(check())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            k += 1
-        if now - last_status >= 0.5:
-            await asyncio.to_thread(status.write_text, f"{done}\n")
-            last_status = now
-        wake = start + k / rate
-        if tick > 0:
-            wake = start + math.ceil((wake - start) / tick) * tick
-        await asyncio.sleep(max(0.0, wake - loop.time()))
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # -- the contenders ----------------------------------------------------------------------------------
@@ -213,11 +167,6 @@ def prometheus_process(folder: Path, daemon: str, blackbox: str, targets: list[s
 
 
 # -- reading the daemon --------------------------------------------------------------------------
-def scrape(url: str) -> str:
-    out = subprocess.run(["curl", "-s", "--max-time", "30", url], capture_output=True, timeout=60)
-    return out.stdout.decode()
-
-
 def daemon_figures(page: str) -> dict[str, Any]:
     from exporters.prometheus import parse_exposition
 
@@ -262,41 +211,6 @@ def blackbox_probes(prometheus: str, seconds: float, at: float) -> float:
                          capture_output=True, timeout=60)
     result = json.loads(out.stdout)["data"]["result"]
     return float(result[0]["value"][1]) if result else 0.0
-
-
-async def drive(blackbox: str | None, targets: list[str], interval: float, daemon: str, scrape_every: float,
-                seconds: float) -> int:
-    """Without Prometheus: probe blackbox for every target each interval and scrape the daemon."""
-    import aiohttp
-
-    probes = 0
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    rate = len(targets) / interval
-    next_scrape = start + scrape_every
-    k = 0
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        async def probe(target: str) -> None:
-            nonlocal probes
-            if blackbox is None:
-                return
-            async with session.get(f"{blackbox}/probe", params={"module": "http_2xx", "target": target}) as r:
-                await r.read()
-            probes += 1
-
-        tasks: set[asyncio.Task[None]] = set()
-        while (now := loop.time()) - start < seconds:
-            while k / rate <= now - start:
-                task = asyncio.create_task(probe(targets[k % len(targets)]))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                k += 1
-            if now >= next_scrape:
-                await asyncio.to_thread(scrape, daemon + "/metrics")
-                next_scrape += scrape_every
-            await asyncio.sleep(min(0.01, max(0.0, start + k / rate - loop.time())))
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return probes
 
 
 # -- the run ---------------------------------------------------------------------------------------
